@@ -1,0 +1,1 @@
+"""corpusforge's framework-free core: every curation step, no Dagster import (tests enforce it)."""

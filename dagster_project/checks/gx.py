@@ -1,0 +1,65 @@
+"""Run a Great Expectations 1.x suite on a pandas frame and turn it into an asset check result.
+
+``dagster-ge`` only supports GX 0.x, so GX 1.x is called directly with an ephemeral context.
+The import costs ~3 s and ~270 MB, so it happens lazily, once per process.
+"""
+
+import functools
+from typing import Any
+
+import dagster as dg
+
+
+@functools.cache
+def _context():
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="ephemeral")
+    try:  # progress bars flood the run logs
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass
+    return ctx
+
+
+def expectations():
+    """The ``gx.expectations`` module, imported on first use."""
+    import great_expectations as gx
+
+    return gx.expectations
+
+
+def run_suite(check_name: str, asset_key: dg.AssetKey, frame, suite: list[Any]) -> dg.AssetCheckResult:
+    """Validate ``frame`` against ``suite``; the check fails (ERROR) if any expectation fails."""
+    import great_expectations as gx
+
+    ctx = _context()
+    name = f"{'_'.join(asset_key.path)}__{check_name}"
+    source = ctx.data_sources.add_or_update_pandas(name)
+    asset = source.add_dataframe_asset(name)
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(gx.ExpectationSuite(name=name, expectations=suite))
+    rows = []
+    for r in result.results:
+        cfg = r.expectation_config
+        column = cfg.kwargs.get("column", "")
+        sample = r.result.get("partial_unexpected_list") or []
+        rows.append(
+            f"| {cfg.type} | {column} | {'pass' if r.success else 'FAIL'} | {r.result.get('unexpected_count', '')} "
+            f"| {', '.join(map(str, sample[:3]))[:120]} |"
+        )
+    table = "| expectation | column | result | unexpected | sample |\n|---|---|---|---|---|\n" + "\n".join(rows)
+    return dg.AssetCheckResult(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=bool(result.success),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "rows_validated": len(frame),
+            "expectations": len(suite),
+            "failed_expectations": sum(1 for r in result.results if not r.success),
+            "gx_results": dg.MetadataValue.md(table),
+        },
+    )

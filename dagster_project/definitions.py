@@ -9,12 +9,10 @@ from resources.lake import LakeResource
 ASSETS = [raw_corpus]
 
 
-@dg.definitions
-def defs() -> dg.Definitions:
-    return dg.Definitions(
-        assets=ASSETS,
-        jobs=[category_pipeline_job, mixture_job],
-        sensors=[new_shard_sensor],
-        schedules=[category_backfill_schedule, mixture_schedule],
-        resources={"lake": LakeResource()},
-    )
+defs = dg.Definitions(
+    assets=ASSETS,
+    jobs=[category_pipeline_job, mixture_job],
+    sensors=[new_shard_sensor],
+    schedules=[category_backfill_schedule, mixture_schedule],
+    resources={"lake": LakeResource()},
+)

@@ -96,11 +96,24 @@ def write_parquet_atomic(path: Path, table: pa.Table) -> Path:
     os.close(fd)
     try:
         pq.write_table(table, tmp, compression="zstd")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; lake files are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def replace_dir(staging: Path, target: Path) -> Path:
+    """Swap a fully written ``staging`` directory in as ``target`` (two renames, no partial state)."""
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(target, old)
+    os.replace(staging, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
 
 
 class PartitionWriter:
@@ -150,14 +163,7 @@ class PartitionWriter:
             self._writer.close()
         if self._file_index == 0:  # an empty partition is still a valid, readable output
             pq.write_table(self.schema.empty_table(), self._staging / "part-00000.parquet")
-        old = None
-        if self.target_dir.exists():
-            old = self.target_dir.parent / f".{self.target_dir.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(self.target_dir, old)
-        os.replace(self._staging, self.target_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-        return self.target_dir
+        return replace_dir(self._staging, self.target_dir)
 
     def abort(self) -> None:
         if self._writer is not None:

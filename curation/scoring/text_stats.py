@@ -1,0 +1,186 @@
+"""One pass of tokenisation per document, shared by every rule set.
+
+DataTrove re-tokenises the text in each filter; here a document is split once into lines,
+paragraphs and words (lazily, only what the enabled rules ask for) and every rule set reads
+the same ``TextStats``. Chinese has no spaces and jieba is not installed, so each CJK
+character is one word (the usual character-level fallback); Latin runs are words as usual.
+Repetition figures (duplicate lines, top / duplicated n-grams) are computed with numpy over
+64-bit word hashes instead of joining strings per position.
+"""
+
+import re
+from functools import cached_property
+
+import numpy as np
+
+# CJK unified ideographs (+ext A, compatibility), kana and hangul: one "word" per character.
+CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
+CJK_CHAR_RE = re.compile(f"[{CJK_RANGES}]")
+# A word: a CJK character, or a run of non-CJK word characters (apostrophe-joined: "don't").
+WORD_RE = re.compile(rf"[{CJK_RANGES}]|[^\W{CJK_RANGES}]+(?:['’][^\W{CJK_RANGES}]+)*")
+# A whitespace-delimited token made of symbols only ("->", "==", "•"): a non-alphabetic word.
+SYMBOL_TOKEN_RE = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")
+DIGIT_RE = re.compile(r"\d")
+PARAGRAPH_SPLIT_RE = re.compile(r"\n{2,}")
+LINE_SPLIT_RE = re.compile(r"\n+")
+
+# Sentence-final punctuation, Latin (C4: . ? ! " ') and CJK (。！？；… and closing quotes).
+LATIN_TERMINAL = (".", "?", "!", '"', "'")
+CJK_TERMINAL = ("。", "！", "？", "；", "…", "”", "」", "』", "）")
+TERMINAL_PUNCTUATION = LATIN_TERMINAL + CJK_TERMINAL
+SENTENCE_END_RE = re.compile(r"[.?!。！？；…]+(?=\s|$|[\"'”」』）])|[。！？；]")
+
+_DIGITS_UNDERSCORE = "0123456789_"
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio multiplier: spreads n-gram hashes
+
+
+def normalized_words(text: str) -> str:
+    """Space-separated model tokens (CCNet-style: lower case, digits → 0, CJK by character):
+    the input format of the KenLM and fastText models, which split on whitespace."""
+    return " ".join(WORD_RE.findall(DIGIT_RE.sub("0", text.lower())))
+
+
+def duplicate_counts(items: list[str]) -> tuple[int, int]:
+    """(number of items seen before, characters in those repeats) — Gopher's duplicate figures."""
+    seen: set[str] = set()
+    dup_items = dup_chars = 0
+    for item in items:
+        if item in seen:
+            dup_items += 1
+            dup_chars += len(item)
+        else:
+            seen.add(item)
+    return dup_items, dup_chars
+
+
+class TextStats:
+    """Lazily computed views of one document's text; each view is computed at most once."""
+
+    def __init__(self, text: str, cjk_threshold: float = 0.3):
+        self.text = text
+        self.n_chars = len(text)
+        self._cjk_threshold = cjk_threshold
+        self._ngram_cache: dict[int, np.ndarray] = {}
+        self._no_repeats_from: int | None = None
+
+    @cached_property
+    def n_non_space(self) -> int:
+        return len(self.text) - sum(self.text.count(c) for c in " \n\t\r\f\v")
+
+    @cached_property
+    def cjk_fraction(self) -> float:
+        """Share of non-space characters that are CJK (decides the Chinese-aware rule variants)."""
+        n_cjk = len(CJK_CHAR_RE.findall(self.text))
+        return n_cjk / self.n_non_space if self.n_non_space else 0.0
+
+    @property
+    def is_cjk(self) -> bool:
+        return self.cjk_fraction >= self._cjk_threshold
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """Lines as written (``str.splitlines``), blank ones included."""
+        return self.text.splitlines()
+
+    @cached_property
+    def stripped_nonempty_lines(self) -> list[str]:
+        return [s for s in (line.strip() for line in self.lines) if s]
+
+    @cached_property
+    def line_runs(self) -> list[str]:
+        """Lines split on runs of newlines (Gopher's line unit: blank lines do not count)."""
+        return LINE_SPLIT_RE.split(self.text)
+
+    @cached_property
+    def paragraphs(self) -> list[str]:
+        return PARAGRAPH_SPLIT_RE.split(self.text.strip())
+
+    @cached_property
+    def words(self) -> list[str]:
+        """Word tokens without pure-punctuation tokens (CJK: one character per word)."""
+        return WORD_RE.findall(self.text)
+
+    @cached_property
+    def n_symbol_tokens(self) -> int:
+        return len(SYMBOL_TOKEN_RE.findall(self.text))
+
+    @property
+    def n_tokens(self) -> int:
+        """Words plus symbol-only tokens: the denominator of Gopher's per-word ratios."""
+        return len(self.words) + self.n_symbol_tokens
+
+    @cached_property
+    def n_alpha_words(self) -> int:
+        """Words with at least one letter (word tokens are \\w runs: digits/_ only means no letter)."""
+        return sum(1 for w in self.words if w.strip(_DIGITS_UNDERSCORE))
+
+    @cached_property
+    def mean_word_length(self) -> float:
+        words = self.words
+        return sum(map(len, words)) / len(words) if words else 0.0
+
+    @cached_property
+    def n_sentences(self) -> int:
+        return len(SENTENCE_END_RE.findall(self.text))
+
+    # ---- n-gram repetition, vectorised ----------------------------------------------------
+
+    @cached_property
+    def _word_hashes(self) -> np.ndarray:
+        return np.fromiter(map(hash, self.words), dtype=np.int64, count=len(self.words)).view(np.uint64)
+
+    @cached_property
+    def _word_lengths(self) -> np.ndarray:
+        return np.fromiter(map(len, self.words), dtype=np.int64, count=len(self.words))
+
+    def ngram_hashes(self, n: int) -> np.ndarray:
+        """Hash of every word n-gram (position i covers words i..i+n-1), by a rolling product;
+        built on the longest shorter n-gram already computed."""
+        h = self._word_hashes
+        if len(h) < n:
+            return np.empty(0, dtype=np.uint64)
+        if n in self._ngram_cache:
+            return self._ngram_cache[n]
+        k = max((m for m in self._ngram_cache if m < n), default=1)
+        out = self._ngram_cache[k] if k > 1 else h
+        with np.errstate(over="ignore"):
+            for m in range(k + 1, n + 1):
+                out = out[: len(h) - m + 1] * _HASH_MULT + h[m - 1 :]
+                self._ngram_cache[m] = out
+        return out
+
+    def top_ngram_chars(self, n: int) -> int:
+        """Characters covered by the most frequent n-gram (joined with spaces) times its count;
+        0 when no n-gram occurs twice (a unique n-gram is not repetition, however short the text)."""
+        hashes = self.ngram_hashes(n)
+        if len(hashes) == 0:
+            return 0
+        _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+        best = int(np.argmax(counts))
+        if counts[best] < 2:
+            return 0
+        start = int(first[best])
+        ngram_len = int(self._word_lengths[start : start + n].sum()) + n - 1
+        return ngram_len * int(counts[best])
+
+    def duplicate_ngram_chars(self, n: int) -> int:
+        """Characters of words inside repeated n-grams (every occurrence after the first), each
+        word counted once even where repeats overlap — Gopher's "duplicate n-gram" fraction."""
+        if self._no_repeats_from is not None and n >= self._no_repeats_from:
+            return 0  # no repeated m-gram implies no repeated longer n-gram
+        hashes = self.ngram_hashes(n)
+        if len(hashes) == 0:
+            return 0
+        _, first = np.unique(hashes, return_index=True)
+        if len(first) == len(hashes):
+            self._no_repeats_from = n
+            return 0
+        is_repeat = np.ones(len(hashes), dtype=bool)
+        is_repeat[first] = False
+        # cover words [i, i+n) of each repeat start via a difference array
+        cover = np.zeros(len(self._word_lengths) + 1, dtype=np.int32)
+        starts = np.flatnonzero(is_repeat)
+        np.add.at(cover, starts, 1)
+        np.add.at(cover, starts + n, -1)
+        covered = np.cumsum(cover[:-1]) > 0
+        return int(self._word_lengths[covered].sum())

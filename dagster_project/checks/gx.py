@@ -15,12 +15,9 @@ def _context():
     import great_expectations as gx
 
     ctx = gx.get_context(mode="ephemeral")
-    try:  # progress bars flood the run logs
-        from great_expectations.data_context.types.base import ProgressBarsConfig
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)
-    except Exception:  # noqa: BLE001 - cosmetic only
-        pass
+    ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # progress bars flood the run logs
     return ctx
 
 

@@ -49,9 +49,8 @@ def test_written_files_match_the_megatron_layout_byte_for_byte(tmp_path, vocab, 
 
 
 def test_token_ids_that_do_not_fit_the_dtype_are_refused(tmp_path):
-    with pytest.raises(IndexedDatasetError, match="out of range"):
-        with IndexedDatasetWriter(tmp_path / "x", np.uint16) as writer:
-            writer.add_document([70000])
+    with pytest.raises(IndexedDatasetError, match="out of range"), IndexedDatasetWriter(tmp_path / "x", np.uint16) as w:
+        w.add_document([70000])
 
 
 def test_reader_refuses_foreign_or_truncated_files(tmp_path):

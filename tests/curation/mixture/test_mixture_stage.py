@@ -1,4 +1,5 @@
 import json
+from collections import Counter
 
 import numpy as np
 import pyarrow as pa
@@ -27,10 +28,20 @@ def sources():
     scored = docs("en_docs", en, "en")
     zh = docs("zh_reviews", chinese_texts(8), "zh")
     # rewrites of every English doc; those of held-out parents must never be trained on
-    rewritten = docs("en_docs", [f"In other words: {t[:600]}" for t in en], "wrap",
-                     style=["wrap_medium"] * len(en), parent_id=[f"en-{i}" for i in range(len(en))])
-    odd = pa.table({"id": ["web-0", "en-blank", "zh-0"], "text": ["a web page", "  \n", "重复的编号"],
-                    "category": ["web", "en_docs", "zh_reviews"]})
+    rewritten = docs(
+        "en_docs",
+        [f"In other words: {t[:600]}" for t in en],
+        "wrap",
+        style=["wrap_medium"] * len(en),
+        parent_id=[f"en-{i}" for i in range(len(en))],
+    )
+    odd = pa.table(
+        {
+            "id": ["web-0", "en-blank", "zh-0"],
+            "text": ["a web page", "  \n", "重复的编号"],
+            "category": ["web", "en_docs", "zh_reviews"],
+        }
+    )
     return {"scored/en_docs": [scored], "scored/zh_reviews": [zh], "rewritten/en_docs": [rewritten], "odd": [odd]}
 
 
@@ -78,6 +89,7 @@ def test_bad_rows_are_dropped_with_their_reason(built):
     reasons = dict(zip(drops["doc_id"], drops["reason"]))
     assert reasons["web-0"] == "category_not_in_mixture"
     assert reasons["en-blank"] == "empty_text"
+    assert stats["drops_by_reason"] == dict(Counter(drops["reason"]))
     assert reasons["zh-0"] == "duplicate_id"
     # the rewrite of a held-out English doc is dropped, unless it is itself held out
     samples = pq.read_table(root / "mixture" / "samples").to_pandas()
@@ -102,8 +114,12 @@ def test_heldout_documents_and_their_rewrites_never_reach_training(built):
 
 def test_megatron_files_hold_the_tokenized_documents_in_sample_order(built, tiny_tokenizer, sources):
     root, stats = built
-    texts = {i: t for t, i in zip(sources["scored/zh_reviews"][0]["text"].to_pylist(),
-                                  sources["scored/zh_reviews"][0]["id"].to_pylist())}
+    texts = {
+        i: t
+        for t, i in zip(
+            sources["scored/zh_reviews"][0]["text"].to_pylist(), sources["scored/zh_reviews"][0]["id"].to_pylist()
+        )
+    }
     samples = pq.read_table(root / "mixture" / "samples").to_pandas()
     rows = samples[(samples.category == "zh_reviews") & (samples.split == "train")].reset_index()
     ds = IndexedDataset(stats["megatron_prefixes"]["zh_reviews"])

@@ -44,8 +44,15 @@ def train_tokenizer(out_dir: Path, vocab_size: int = 800) -> Path:
 def build_tiny_model(root: Path) -> Path:
     """A ~0.2M-parameter Llama with the tokenizer above, saved as an HF directory."""
     tokenizer_dir = train_tokenizer(root / "tokenizer")
-    return build_tiny_llama(root / "model", tokenizer_dir, hidden_size=32, num_layers=2, num_heads=2,
-                            intermediate_size=64, max_position_embeddings=512)
+    return build_tiny_llama(
+        root / "model",
+        tokenizer_dir,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
 
 
 @pytest.fixture(scope="session")

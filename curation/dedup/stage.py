@@ -1,0 +1,467 @@
+"""The deduplication stage: exact, then MinHash-LSH near-duplicate, then (optionally) semantic.
+
+``dedup_partition`` runs in four steps; only step 2 holds the global index lock:
+
+1. signatures (no lock, the expensive part): stream the input batches, normalise, hash, compute MinHash
+   signatures and band keys for the whole batch in numpy; spill input, signatures and bands to parquet in a
+   work directory, so memory is bounded by a batch.
+2. match (index lock, one DuckDB transaction): retire this category's own previous index entries (so a
+   re-run gives the same result), find exact duplicates (within the partition and against every kept
+   document of every category), find LSH candidate pairs with a band-key join, verify each pair's
+   estimated Jaccard >= threshold, group verified pairs with union-find, keep one survivor per cluster
+   (clusters.py), then insert the survivors into the index.
+3. semantic (optional, no lock): SemDeDup within the partition's survivors; removals leave the index.
+4. write kept documents and one DROP_SCHEMA row per removal (reason exact_duplicate / near_duplicate /
+   semantic_duplicate, duplicate_of, similarity, detail JSON, param_version).
+"""
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from curation.dedup.clusters import clusters_with_survivors, survivor_key
+from curation.dedup.config import DedupConfig
+from curation.dedup.index import DedupIndex
+from curation.dedup.lineage import find_texts, pairs_markdown, truncate
+from curation.dedup.minhash import band_keys, estimated_jaccard, lsh_params, signatures
+from curation.dedup.normalize import normalize_batch
+from curation.dedup.semantic import Embedder, semantic_duplicates
+from curation.dedup.shingles import shingle_batch
+from curation.document import Drop, drops_to_table, validate_category
+from curation.lake import Lake, PartitionWriter
+
+STAGE = "dedup"
+EXACT, NEAR, SEMANTIC, EMPTY = "exact_duplicate", "near_duplicate", "semantic_duplicate", "empty_text"
+_ROW = "_dedup_row"
+_SAMPLE_PAIRS = 5
+_FETCH_ROWS = 65_536
+_SLICE_BYTES = 1 << 20
+
+
+def _docs_schema(num_perm: int) -> pa.Schema:
+    return pa.schema([(_ROW, pa.int64()), ("doc_id", pa.string()), ("n_chars", pa.int64()),
+                      ("exact_hash", pa.binary(16)), ("sig", pa.binary(4 * num_perm))])
+
+
+_BANDS_SCHEMA = pa.schema([(_ROW, pa.int64()), ("band", pa.int16()), ("key", pa.uint64())])
+
+
+def _sig_matrix(column: pa.Array | pa.ChunkedArray, num_perm: int) -> np.ndarray:
+    """A binary column of packed uint32 signatures -> (n, num_perm) uint32, without a Python loop."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    fixed = pc.cast(column, pa.binary(4 * num_perm))
+    data = np.frombuffer(fixed.buffers()[1], dtype=np.uint32)
+    start = fixed.offset * num_perm
+    return data[start:start + len(fixed) * num_perm].reshape(len(fixed), num_perm)
+
+
+class _Spill:
+    """Step 1's parquet files: the input (plus a row number), signatures and band keys."""
+
+    def __init__(self, workdir: Path, config: DedupConfig):
+        self.input_path, self.docs_path, self.bands_path = (workdir / f for f in
+                                                            ("input.parquet", "docs.parquet", "bands.parquet"))
+        self.docs = pq.ParquetWriter(self.docs_path, _docs_schema(config.num_perm), compression="lz4")
+        self.bands = pq.ParquetWriter(self.bands_path, _BANDS_SCHEMA, compression="lz4")
+        self.input: pq.ParquetWriter | None = None
+        self.input_schema: pa.Schema | None = None
+
+    def write_input(self, batch: pa.RecordBatch, rows: np.ndarray) -> None:
+        table = pa.Table.from_batches([batch]).append_column(_ROW, pa.array(rows, pa.int64()))
+        if self.input is None:
+            self.input_schema = table.schema
+            self.input = pq.ParquetWriter(self.input_path, table.schema, compression="lz4")
+        self.input.write_table(table.cast(self.input_schema))
+
+    def close(self) -> None:
+        for w in (self.docs, self.bands, self.input):
+            if w is not None:
+                w.close()
+
+
+def _slices(batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
+    """Input batches cut to ~_SLICE_BYTES of text: the numpy temporaries (several int64 per character) then
+    stay in cache-friendly, reused memory instead of hundreds of MB per batch."""
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        for col in ("id", "text"):
+            if col not in batch.schema.names:
+                raise ValueError(f"dedup input batch has no {col!r} column (columns: {batch.schema.names})")
+        sizes = pc.binary_length(batch.column("text")).fill_null(0).to_numpy(zero_copy_only=False)
+        bounds = np.searchsorted(np.cumsum(sizes), np.arange(_SLICE_BYTES, sizes.sum(), _SLICE_BYTES))
+        start = 0
+        for end in [*np.unique(bounds + 1).tolist(), batch.num_rows]:
+            if end > start:
+                yield batch.slice(start, min(end, batch.num_rows) - start)
+                start = min(end, batch.num_rows)
+
+
+def _signature_pass(batches, category, config, spill, bands, rows, empty_drops, stats) -> int:
+    next_row = 0
+    for batch in _slices(batches):
+        n = batch.num_rows
+        row_ids = np.arange(next_row, next_row + n, dtype=np.int64)
+        next_row += n
+        spill.write_input(batch, row_ids)
+        texts = batch.column("text").to_pylist()
+        ids = batch.column("id").to_pylist()
+        texts = ["" if t is None else t for t in texts]
+        stats["bytes_in"] += sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
+
+        t0 = time.perf_counter()
+        norm = normalize_batch(texts, config)
+        t1 = time.perf_counter()
+        for i in np.flatnonzero(norm.empty):
+            empty_drops.append(Drop(ids[i], category, STAGE, EMPTY, detail="text is empty after normalisation",
+                                    param_version=config.param_version))
+        keep = np.flatnonzero(~norm.empty)
+        if len(keep) == 0:
+            continue
+        sh = shingle_batch(norm.near_cps, norm.near_lengths, config)
+        t2 = time.perf_counter()
+        sig = signatures(sh.hashes, sh.offsets, config)
+        keys = band_keys(sig, bands, rows)
+        t3 = time.perf_counter()
+        stats["seconds_normalise"] += t1 - t0
+        stats["seconds_shingle"] += t2 - t1
+        stats["seconds_signature"] += t3 - t2
+        stats["shingles"] += len(sh.hashes)
+        stats["docs_char_shingled"] += int(sh.char_mode.sum())
+        stats["docs_shingles_capped"] += int(sh.capped.sum())
+
+        kept_rows = row_ids[keep]
+        spill.docs.write_table(pa.table({
+            _ROW: kept_rows, "doc_id": [ids[i] for i in keep], "n_chars": norm.exact_lengths[keep],
+            "exact_hash": pa.array([norm.exact_hashes[i] for i in keep], pa.binary(16)),
+            "sig": pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * config.num_perm), len(keep),
+                                                        [None, pa.py_buffer(np.ascontiguousarray(sig))]),
+        }, schema=_docs_schema(config.num_perm)))
+        spill.bands.write_table(pa.table({
+            _ROW: np.repeat(kept_rows, bands), "band": np.tile(np.arange(bands, dtype=np.int16), len(keep)),
+            "key": keys.reshape(-1),
+        }, schema=_BANDS_SCHEMA))
+    return next_row
+
+
+def _exact_duplicates(con, config) -> None:
+    """Temp table exact_drop(_row, doc_id, duplicate_of, in_index) per the survivor rule (clusters.py)."""
+    if not config.exact:
+        con.execute(f"CREATE TEMP TABLE exact_drop AS SELECT {_ROW}, doc_id, doc_id AS duplicate_of, "
+                    "false AS in_index FROM new_docs LIMIT 0")
+        return
+    con.execute(f"""
+        CREATE TEMP TABLE exact_drop AS
+        WITH idx AS (
+            SELECT exact_hash, first(doc_id ORDER BY n_chars DESC, doc_id) AS idx_doc
+            FROM docs WHERE exact_hash IN (SELECT exact_hash FROM new_docs) GROUP BY exact_hash),
+        ranked AS (
+            SELECT n.{_ROW}, n.doc_id, idx.idx_doc,
+                   first_value(n.doc_id) OVER w AS first_doc, row_number() OVER w AS rk
+            FROM new_docs n LEFT JOIN idx USING (exact_hash)
+            WINDOW w AS (PARTITION BY n.exact_hash ORDER BY n.n_chars DESC, n.doc_id, n.{_ROW}))
+        SELECT {_ROW}, doc_id, coalesce(idx_doc, first_doc) AS duplicate_of, idx_doc IS NOT NULL AS in_index
+        FROM ranked WHERE idx_doc IS NOT NULL OR rk > 1
+    """)
+
+
+def _verified_pairs(con, sql: str, num_perm: int, threshold: float):
+    """Run a candidate query yielding (a, b, sig_a, sig_b); keep pairs with estimated Jaccard >= threshold."""
+    keep_a, keep_b, keep_s, n_candidates = [], [], [], 0
+    reader = con.sql(sql).to_arrow_reader(_FETCH_ROWS)
+    for batch in reader:
+        n_candidates += batch.num_rows
+        sim = estimated_jaccard(_sig_matrix(batch.column(2), num_perm), _sig_matrix(batch.column(3), num_perm))
+        ok = sim >= threshold
+        keep_a.append(batch.column(0).to_numpy(zero_copy_only=False)[ok])
+        keep_b.append(batch.column(1).to_numpy(zero_copy_only=False)[ok])
+        keep_s.append(sim[ok])
+    if not keep_a:
+        return np.array([], np.int64), np.array([], object), np.array([]), 0
+    return np.concatenate(keep_a), np.concatenate(keep_b), np.concatenate(keep_s), n_candidates
+
+
+def _near_duplicates(con, config, stats) -> list[dict]:
+    """Near-duplicate removals: [{row, doc_id, duplicate_of, similarity, in_index, detail}]."""
+    if not config.near:
+        return []
+    window = config.bucket_window
+    con.execute(f"""
+        CREATE TEMP TABLE live_bands AS
+        SELECT nb.band, nb.key, nb.{_ROW},
+               row_number() OVER (PARTITION BY nb.band, nb.key ORDER BY nb.{_ROW}) AS rn
+        FROM new_bands nb ANTI JOIN exact_drop e ON nb.{_ROW} = e.{_ROW}
+    """)
+    new_a, new_b, new_s, n_new = _verified_pairs(con, f"""
+        WITH c AS (SELECT DISTINCT x.{_ROW} AS a, y.{_ROW} AS b FROM live_bands x JOIN live_bands y
+                   ON x.band = y.band AND x.key = y.key AND y.rn > x.rn AND y.rn <= x.rn + {window})
+        SELECT c.a, c.b, da.sig, db.sig FROM c JOIN new_docs da ON da.{_ROW} = c.a JOIN new_docs db ON db.{_ROW} = c.b
+    """, config.num_perm, config.threshold)
+    idx_a, idx_b, idx_s, n_idx = _verified_pairs(con, f"""
+        WITH c AS (SELECT DISTINCT l.{_ROW} AS a, i.doc_id AS b FROM live_bands l JOIN bands i
+                   ON l.band = i.band AND l.key = i.key)
+        SELECT c.a, c.b, da.sig, d.sig FROM c JOIN new_docs da ON da.{_ROW} = c.a JOIN docs d ON d.doc_id = c.b
+    """, config.num_perm, config.threshold)
+    stats.update(candidate_pairs=n_new + n_idx, candidate_pairs_vs_index=n_idx,
+                 verified_pairs=len(new_a) + len(idx_a))
+    if len(new_a) + len(idx_a) == 0:
+        stats["near_clusters"] = 0
+        return []
+
+    # Nodes: this partition's rows, then index documents.
+    rows = np.unique(np.concatenate([new_a, new_b, idx_a]))
+    idx_docs = sorted(set(idx_b.tolist()))
+    node_of_row = {int(r): i for i, r in enumerate(rows)}
+    node_of_doc = {d: len(rows) + i for i, d in enumerate(idx_docs)}
+    info = _node_info(con, rows, idx_docs, config.num_perm)
+    keys = [survivor_key(*info[n][:3]) for n in range(len(rows) + len(idx_docs))]
+    edges = np.array([(node_of_row[int(a)], node_of_row[int(b)]) for a, b in zip(new_a, new_b)]
+                     + [(node_of_row[int(a)], node_of_doc[b]) for a, b in zip(idx_a, idx_b)], dtype=np.int64)
+    sims = np.concatenate([new_s, idx_s])
+    closest = _closest_neighbour(edges, sims)
+
+    removed, clusters = [], clusters_with_survivors(len(keys), edges, keys)
+    stats["near_clusters"] = len(clusters)
+    for survivor, members in clusters:
+        for node in members:
+            in_index, _, doc_id, row, sig = info[node]
+            if node == survivor or in_index:
+                continue
+            near_node, near_sim = closest[node]
+            removed.append({
+                "row": row, "doc_id": doc_id, "duplicate_of": info[survivor][2], "in_index": info[survivor][0],
+                "similarity": float(estimated_jaccard(sig, info[survivor][4])),
+                "detail": json.dumps({"method": "minhash_lsh", "cluster_size": len(members),
+                                      "closest_match": info[near_node][2], "closest_similarity": round(near_sim, 4),
+                                      "lsh_bands_rows": list(lsh_params(config.threshold, config.num_perm,
+                                                                        config.fp_weight, config.fn_weight))}),
+            })
+    return removed
+
+
+def _node_info(con, rows: np.ndarray, idx_docs: list[str], num_perm: int) -> list[tuple]:
+    """Per node: (in_index, n_chars, doc_id, row or None, signature)."""
+    con.register("wanted_rows", pa.table({"r": rows}))
+    t = con.sql(f"SELECT n.{_ROW}, n.doc_id, n.n_chars, n.sig FROM new_docs n JOIN wanted_rows w "
+                f"ON n.{_ROW} = w.r").to_arrow_table()
+    con.unregister("wanted_rows")
+    by_row = {r: i for i, r in enumerate(t.column(0).to_pylist())}
+    sig, ids, chars = _sig_matrix(t.column(3), num_perm), t.column(1).to_pylist(), t.column(2).to_pylist()
+    info = [(False, chars[by_row[int(r)]], ids[by_row[int(r)]], int(r), sig[by_row[int(r)]]) for r in rows]
+    if idx_docs:
+        con.register("wanted_docs", pa.table({"d": idx_docs}))
+        t = con.sql("SELECT d.doc_id, any_value(d.n_chars), any_value(d.sig) FROM docs d JOIN wanted_docs w "
+                    "ON d.doc_id = w.d GROUP BY d.doc_id").to_arrow_table()
+        con.unregister("wanted_docs")
+        by_doc = {d: i for i, d in enumerate(t.column(0).to_pylist())}
+        isig, ichars = _sig_matrix(t.column(2), num_perm), t.column(1).to_pylist()
+        info += [(True, ichars[by_doc[d]], d, None, isig[by_doc[d]]) for d in idx_docs]
+    return info
+
+
+def _closest_neighbour(edges: np.ndarray, sims: np.ndarray) -> dict[int, tuple[int, float]]:
+    both = np.concatenate([edges, edges[:, ::-1]])
+    s = np.concatenate([sims, sims])
+    order = np.lexsort((-s, both[:, 0]))
+    first = np.unique(both[order, 0], return_index=True)[1]
+    return {int(both[order[i], 0]): (int(both[order[i], 1]), float(s[order[i]])) for i in first}
+
+
+def _semantic_pass(spill, removed_rows: set[int], keys_by_row, config, embedder, workdir, stats) -> list[dict]:
+    con = duckdb.connect()
+    try:
+        def chunks():
+            sql = (f"SELECT {_ROW}, text FROM read_parquet('{spill.input_path}') ORDER BY {_ROW}")
+            for b in con.sql(sql).to_arrow_reader(config.semantic_batch_size):
+                r = b.column(0).to_numpy()
+                live = np.array([int(x) not in removed_rows for x in r], dtype=bool)
+                texts = [t for t, ok in zip(b.column(1).to_pylist(), live) if ok]
+                if texts:
+                    yield r[live], texts
+
+        found, sem_stats = semantic_duplicates(chunks(), keys_by_row, embedder, config.semantic_eps,
+                                               config.semantic_clusters, workdir, seed=config.seed)
+    finally:
+        con.close()
+    stats["semantic"] = sem_stats
+    return [{"row": f.row, "duplicate_of_row": f.duplicate_of_row, "similarity": f.similarity,
+             "detail": json.dumps({"method": "semdedup", "kmeans_cluster": f.cluster, "eps": config.semantic_eps})}
+            for f in found]
+
+
+def dedup_partition(
+    batches: Iterable[pa.RecordBatch],
+    category: str,
+    lake: Lake,
+    config: DedupConfig,
+    out: PartitionWriter,
+    drops_out: PartitionWriter,
+    embedder: Embedder | None = None,
+) -> dict:
+    """Deduplicate one category partition against itself and every document kept before (any category).
+
+    Writes kept documents (input columns unchanged) to ``out`` and DROP_SCHEMA rows to ``drops_out``;
+    the caller commits both writers. Returns JSON-serialisable stats for the asset's metadata.
+    """
+    validate_category(category)
+    if config.semantic and embedder is None:
+        raise ValueError("config.semantic is on but no embedder was given (e.g. curation.embeddings.load_embedder())")
+    t_start = time.perf_counter()
+    bands, rows = lsh_params(config.threshold, config.num_perm, config.fp_weight, config.fn_weight)
+    index = DedupIndex(lake.state_dir(STAGE))
+    stats = {"docs_in": 0, "bytes_in": 0, "shingles": 0, "docs_char_shingled": 0, "docs_shingles_capped": 0,
+             "seconds_normalise": 0.0, "seconds_shingle": 0.0, "seconds_signature": 0.0,
+             "lsh": {"threshold": config.threshold, "num_perm": config.num_perm, "bands": bands, "rows": rows},
+             "param_version": config.param_version, "candidate_pairs": 0, "candidate_pairs_vs_index": 0,
+             "verified_pairs": 0, "near_clusters": 0}
+    workdir = Path(tempfile.mkdtemp(prefix=f"work-{category}-", dir=lake.state_dir(STAGE)))
+    try:
+        spill = _Spill(workdir, config)
+        empty_drops: list[Drop] = []
+        try:
+            stats["docs_in"] = _signature_pass(batches, category, config, spill, bands, rows, empty_drops, stats)
+        finally:
+            spill.close()
+        t_sig = time.perf_counter()
+
+        with index.update(config.index_version, config.duckdb_memory_limit) as con:
+            con.execute(f"CREATE TEMP VIEW new_docs AS SELECT * FROM read_parquet('{spill.docs_path}')")
+            con.execute(f"CREATE TEMP VIEW new_bands AS SELECT * FROM read_parquet('{spill.bands_path}')")
+            stats["index_docs_before"] = con.execute("SELECT count(*) FROM docs WHERE category <> ?",
+                                                     [category]).fetchone()[0]
+            stats["index_docs_retired"] = con.execute("SELECT count(*) FROM docs WHERE category = ?",
+                                                      [category]).fetchone()[0]
+            con.execute("DELETE FROM docs WHERE category = ?", [category])
+            con.execute("DELETE FROM bands WHERE category = ?", [category])
+            _exact_duplicates(con, config)
+            exact = con.execute(f"SELECT {_ROW}, doc_id, duplicate_of, in_index FROM exact_drop").fetchall()
+            near = _near_duplicates(con, config, stats)
+            removed_rows = {r for r, *_ in exact} | {d["row"] for d in near}
+            con.register("removed", pa.table({"r": np.array(sorted(removed_rows), dtype=np.int64)}))
+            con.execute(f"INSERT INTO docs SELECT doc_id, ?, exact_hash, n_chars, sig FROM new_docs "
+                        f"WHERE {_ROW} NOT IN (SELECT r FROM removed)", [category])
+            con.execute(f"INSERT INTO bands SELECT b.band, b.key, d.doc_id, ? FROM new_bands b JOIN new_docs d "
+                        f"USING ({_ROW}) WHERE b.{_ROW} NOT IN (SELECT r FROM removed)", [category])
+            con.unregister("removed")
+            stats["index_docs_after"] = con.execute("SELECT count(*) FROM docs").fetchone()[0]
+        t_match = time.perf_counter()
+
+        semantic = []
+        if config.semantic:
+            keys_by_row = _survivor_keys(spill, removed_rows)
+            semantic = _semantic_pass(spill, removed_rows, keys_by_row, config, embedder, workdir, stats)
+            if semantic:
+                sem_ids = _doc_ids(spill, [s["row"] for s in semantic])
+                with index.update(config.index_version, config.duckdb_memory_limit) as con:
+                    con.register("sem", pa.table({"d": list(sem_ids.values())}))
+                    con.execute("DELETE FROM docs WHERE category = ? AND doc_id IN (SELECT d FROM sem)", [category])
+                    con.execute("DELETE FROM bands WHERE category = ? AND doc_id IN (SELECT d FROM sem)", [category])
+                    con.unregister("sem")
+                removed_rows |= set(sem_ids)
+        t_sem = time.perf_counter()
+
+        drops = empty_drops + _drops(exact, near, semantic, spill, category, config)
+        stats["docs_out"] = _write_kept(spill, removed_rows, stats["docs_in"], out)
+        drops_out.write(drops_to_table(drops))
+        stats["drops_by_reason"] = _count_reasons(drops)
+        stats["sample_pairs"] = _sample_pairs(lake, spill, drops)
+        stats["sample_pairs_markdown"] = pairs_markdown(stats["sample_pairs"])
+        t_end = time.perf_counter()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    total = t_end - t_start
+    stats["timings_s"] = {k: round(v, 3) for k, v in {
+        "signatures": t_sig - t_start, "match_under_lock": t_match - t_sig, "semantic": t_sem - t_match,
+        "write": t_end - t_sem, "total": total}.items()}
+    for k in ("seconds_normalise", "seconds_shingle", "seconds_signature"):
+        stats[k] = round(stats[k], 3)
+    stats["mb_per_s"] = round(stats["bytes_in"] / 1e6 / total, 3) if total else None
+    stats["docs_per_s"] = round(stats["docs_in"] / total, 1) if total else None
+    stats["index"] = index.size()
+    return stats
+
+
+def _survivor_keys(spill: _Spill, removed_rows: set[int]) -> dict[int, tuple]:
+    t = pq.read_table(spill.docs_path, columns=[_ROW, "doc_id", "n_chars"])
+    return {r: survivor_key(False, c, d) for r, d, c in zip(*(t.column(i).to_pylist() for i in range(3)))
+            if r not in removed_rows}
+
+
+def _doc_ids(spill: _Spill, rows: list[int]) -> dict[int, str]:
+    wanted = set(rows)
+    out = {}
+    for b in pq.ParquetFile(spill.docs_path).iter_batches(columns=[_ROW, "doc_id"]):
+        for r, d in zip(b.column(0).to_pylist(), b.column(1).to_pylist()):
+            if r in wanted:
+                out[r] = d
+    return out
+
+
+def _drops(exact, near, semantic, spill, category, config) -> list[Drop]:
+    pv = config.param_version
+    drops = [Drop(doc_id, category, STAGE, EXACT, duplicate_of=dup, similarity=1.0, param_version=pv,
+                  detail=json.dumps({"method": "exact_hash", "normalisation": "nfkc+whitespace"
+                                     + ("+lowercase" if config.lowercase else ""),
+                                     "duplicate_in_index": bool(in_index)}))
+             for _, doc_id, dup, in_index in exact]
+    drops += [Drop(d["doc_id"], category, STAGE, NEAR, duplicate_of=d["duplicate_of"], similarity=d["similarity"],
+                   detail=d["detail"], param_version=pv) for d in near]
+    if semantic:
+        ids = _doc_ids(spill, [s["row"] for s in semantic] + [s["duplicate_of_row"] for s in semantic])
+        drops += [Drop(ids[s["row"]], category, STAGE, SEMANTIC, duplicate_of=ids[s["duplicate_of_row"]],
+                       similarity=s["similarity"], detail=s["detail"], param_version=pv) for s in semantic]
+    return drops
+
+
+def _write_kept(spill: _Spill, removed_rows: set[int], n_rows: int, out: PartitionWriter) -> int:
+    if spill.input_schema is None:
+        return 0
+    removed = np.zeros(n_rows, dtype=bool)
+    removed[list(removed_rows)] = True
+    kept = 0
+    for batch in pq.ParquetFile(spill.input_path).iter_batches():
+        mask = ~removed[batch.column(_ROW).to_numpy()]
+        table = pa.Table.from_batches([batch]).filter(pa.array(mask)).drop_columns([_ROW])
+        out.write(table)
+        kept += table.num_rows
+    return kept
+
+
+def _count_reasons(drops: list[Drop]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for d in drops:
+        counts[d.reason] = counts.get(d.reason, 0) + 1
+    return counts
+
+
+def _sample_pairs(lake: Lake, spill: _Spill, drops: list[Drop]) -> list[dict]:
+    """Up to five removed documents beside what they duplicate: near first, then semantic, then exact."""
+    order = {NEAR: 0, SEMANTIC: 1, EXACT: 2}
+    chosen = sorted((d for d in drops if d.reason in order), key=lambda d: (order[d.reason], d.doc_id))
+    chosen = chosen[:_SAMPLE_PAIRS]
+    if not chosen:
+        return []
+    ids = {d.doc_id for d in chosen} | {d.duplicate_of for d in chosen}
+    texts = {}
+    for b in pq.ParquetFile(spill.input_path).iter_batches(columns=["id", "text"]):
+        for i, t in zip(b.column(0).to_pylist(), b.column(1).to_pylist()):
+            if i in ids:
+                texts[i] = t
+    missing = ids - texts.keys()
+    if missing:
+        texts.update(find_texts(lake, missing))
+    return [{"doc_id": d.doc_id, "duplicate_of": d.duplicate_of, "reason": d.reason,
+             "similarity": None if d.similarity is None else round(d.similarity, 3),
+             "text": truncate(texts.get(d.doc_id)), "duplicate_text": truncate(texts.get(d.duplicate_of))}
+            for d in chosen]

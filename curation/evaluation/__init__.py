@@ -1,0 +1,1 @@
+"""Evaluating checkpoints: held-out perplexity per category (the forgetting signal of seed 002)."""

@@ -1,0 +1,1 @@
+"""Local language models: locate and load them (``models``), generate with them (``generation``)."""

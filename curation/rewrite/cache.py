@@ -1,0 +1,78 @@
+"""A persistent store of generations, so re-materializing a partition never pays for the same generation twice.
+
+Keyed by sha256 of everything that determines the output: the model's content fingerprint,
+the template (system + user text), the input chunk and the generation parameters. Raw
+generations are stored (validation runs again on a hit), so changing validation bounds
+needs no regeneration. SQLite in WAL mode lets parallel partitions share one file.
+"""
+
+import hashlib
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Self
+
+from curation.lake import Lake
+
+CACHE_DIR = "rewrite_cache"
+
+
+def generation_key(model_fingerprint: str, template_digest: str, input_text: str, params: dict) -> str:
+    payload = json.dumps(
+        {"model": model_fingerprint, "template": template_digest, "input": input_text, "params": params},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class GenerationCache:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS generations (key TEXT PRIMARY KEY, output TEXT NOT NULL, "
+            "model TEXT, style TEXT, created REAL)"
+        )
+        self._db.commit()
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def for_lake(cls, lake: Lake) -> "GenerationCache":
+        return cls(lake.state_dir(CACHE_DIR) / "generations.sqlite")
+
+    def get_many(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(keys))
+        for lo in range(0, len(unique), 500):  # stay under SQLite's bound-parameter limit
+            part = unique[lo : lo + 500]
+            marks = ",".join("?" * len(part))
+            found.update(self._db.execute(f"SELECT key, output FROM generations WHERE key IN ({marks})", part))
+        self.hits += sum(k in found for k in keys)
+        self.misses += sum(k not in found for k in keys)
+        return found
+
+    def put_many(self, rows: list[tuple[str, str, str, str]]) -> None:
+        """Store ``(key, output, model_id, style)`` rows; a key already present keeps its first output."""
+        now = time.time()
+        self._db.executemany(
+            "INSERT OR IGNORE INTO generations (key, output, model, style, created) VALUES (?, ?, ?, ?, ?)",
+            [(*row, now) for row in rows],
+        )
+        self._db.commit()
+
+    def __len__(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM generations").fetchone()[0]
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,1 @@
+"""Continued pretraining on a built mixture: nanoGPT-style config, pure LR schedule, resumable checkpoints."""

@@ -1,0 +1,91 @@
+import importlib.util
+
+import pytest
+import torch
+
+from curation.lm import generation
+from curation.lm.generation import (
+    BackendUnavailableError,
+    PromptTooLongError,
+    TransformersBackend,
+    encode_chat,
+    make_backend,
+    resolve_backend_kind,
+)
+
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_llama_dir):
+    return TransformersBackend(tiny_llama_dir, device="cpu", batch_size=2)
+
+
+def test_greedy_batched_generation_matches_one_by_one_and_keeps_order(backend):
+    prompts = ["Rephrase: the cat sat on the mat.", "Hello", "A list comprehension consists of brackets."]
+    batched = backend.generate(prompts, max_new_tokens=8, temperature=0.0, seed=0)
+    single = [backend.generate([p], max_new_tokens=8, temperature=0.0, seed=0)[0] for p in prompts]
+    assert batched == single  # left padding does not change what a prompt produces
+    assert any(batched)  # a random model may stop at once on some prompt, not on all
+    assert backend.counters.new_tokens > 0 and backend.counters.prompts == 6
+
+
+def test_sampling_is_reproducible_with_a_seed(backend):
+    prompts = ["Write about rivers."] * 2
+    first = backend.generate(prompts, max_new_tokens=12, temperature=1.0, seed=7)
+    again = backend.generate(prompts, max_new_tokens=12, temperature=1.0, seed=7)
+    other = backend.generate(prompts, max_new_tokens=12, temperature=1.0, seed=8)
+    assert first == again
+    assert first != other
+
+
+def test_prompt_over_the_context_is_refused(backend):
+    with pytest.raises(PromptTooLongError, match="exceeds the 1024-token context"):
+        backend.generate(["word " * 1100], max_new_tokens=8, temperature=0.0, seed=0)
+
+
+def test_encode_chat_uses_the_template_and_adds_no_second_bos(backend):
+    tokenizer = backend.tokenizer
+    plain = tokenizer.decode(encode_chat(tokenizer, "Rephrase this.", system="Be brief."))
+    assert "Be brief.\n\nRephrase this.\n\n" in plain  # no template: plain system + user text
+    tokenizer.chat_template = CHATML
+    try:
+        ids = encode_chat(tokenizer, "Rephrase this.", system="Be brief.")
+    finally:
+        tokenizer.chat_template = None
+    text = tokenizer.decode(ids)
+    assert text.startswith("<|im_start|>system\nBe brief.") and text.endswith("<|im_start|>assistant\n")
+    assert ids[0] != tokenizer.bos_token_id
+
+
+@pytest.mark.parametrize(
+    ("kind", "cuda", "vllm_installed", "expected"),
+    [
+        ("auto", False, True, "transformers"),
+        ("auto", True, False, "transformers"),
+        ("auto", True, True, "vllm"),
+        ("vllm", True, True, "vllm"),
+        ("transformers", True, True, "transformers"),
+    ],
+)
+def test_backend_selection(monkeypatch, kind, cuda, vllm_installed, expected):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(
+        generation.importlib.util,
+        "find_spec",
+        lambda name, *a: (object() if vllm_installed else None) if name == "vllm" else real_find_spec(name, *a),
+    )
+    assert resolve_backend_kind(kind) == expected
+
+
+def test_vllm_requested_without_cuda_fails_with_the_reason(monkeypatch, tiny_llama_dir):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(BackendUnavailableError, match="no CUDA device"):
+        make_backend("vllm", tiny_llama_dir)
+    with pytest.raises(ValueError, match="unknown backend kind 'tgi'"):
+        resolve_backend_kind("tgi")
+    assert isinstance(make_backend("auto", tiny_llama_dir), TransformersBackend)

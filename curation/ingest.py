@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from curation.document import DOC_SCHEMA, Drop, SkipCounter, drops_to_table, validate_category
 from curation.lake import Lake, write_parquet_atomic
-from curation.readers import ReadLimits, list_shards, read_shard
+from curation.readers import DEFAULT_LIMITS, ReadLimits, list_shards, read_shard
 
 STAGE = "raw"
 MANIFEST_SCHEMA = pa.schema(
@@ -84,7 +84,7 @@ def load_manifest(lake: Lake, category: str) -> dict[str, dict]:
     return {row["shard"]: row for row in pq.read_table(path).to_pylist()}
 
 
-def ingest_category(lake: Lake, category: str, limits: ReadLimits = ReadLimits()) -> IngestResult:
+def ingest_category(lake: Lake, category: str, limits: ReadLimits = DEFAULT_LIMITS) -> IngestResult:
     """Bring ``lake/raw/<category>`` in line with ``landing/<category>``, reading only what changed."""
     validate_category(category)
     started = time.perf_counter()

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -84,6 +85,14 @@ class Lake:
         if not files:
             return None
         return pa.concat_tables(pq.read_table(f, columns=columns) for f in files)
+
+    def read_schema(self, stage: str, category: str) -> pa.Schema:
+        """The schema a stage wrote for a category (what the next stage extends)."""
+        files = self.files(stage, category)
+        if not files:
+            raise FileNotFoundError(f"no {stage!r} output for category {category!r} under {self.home}: "
+                                    f"materialize that stage for this partition first")
+        return pq.read_schema(files[0])
 
     def count(self, stage: str, category: str) -> int:
         return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files(stage, category))
@@ -170,7 +179,7 @@ class PartitionWriter:
             self._writer.close()
         shutil.rmtree(self._staging, ignore_errors=True)
 
-    def __enter__(self) -> "PartitionWriter":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

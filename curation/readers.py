@@ -31,6 +31,9 @@ class ReadLimits:
     batch_size: int = 2048
 
 
+DEFAULT_LIMITS = ReadLimits()
+
+
 def is_shard(path: Path) -> bool:
     return path.is_file() and not path.name.startswith(".") and path.name.endswith(SHARD_SUFFIXES)
 
@@ -113,7 +116,7 @@ def _validate_record(record: object, limits: ReadLimits) -> str | None:
 
 
 def read_shard(
-    path: Path, category: str, shard_name: str, skips: SkipCounter, limits: ReadLimits = ReadLimits()
+    path: Path, category: str, shard_name: str, skips: SkipCounter, limits: ReadLimits = DEFAULT_LIMITS
 ) -> Iterator[pa.RecordBatch]:
     """Stream one shard as DOC_SCHEMA batches; bad records go to ``skips``, never raise.
 

@@ -54,19 +54,32 @@ def cmd_demo(args) -> int:
     known = set(instance.get_dynamic_partitions(category_partitions.name))
     instance.add_dynamic_partitions(category_partitions.name, [c for c in categories if c not in known])
 
-    category_job = defs.resolve_job_def("category_pipeline")
-    for category in categories:
-        t0 = time.perf_counter()
-        result = category_job.execute_in_process(instance=instance, partition_key=category, raise_on_error=False)
-        print(f"[{'ok' if result.success else 'FAILED'}] category_pipeline[{category}] {time.perf_counter() - t0:.0f}s")
-        if not result.success:
-            return 1
-    t0 = time.perf_counter()
-    result = defs.resolve_job_def("mixture_to_eval").execute_in_process(instance=instance, raise_on_error=False)
-    print(f"[{'ok' if result.success else 'FAILED'}] mixture_to_eval {time.perf_counter() - t0:.0f}s")
+    phases = [("ingest_and_dedup", categories), ("quality_models", [None]), ("score_and_rewrite", categories),
+              ("mixture_to_eval", [None])]
+    for job_name, partitions in phases:
+        job = defs.resolve_job_def(job_name)
+        for partition in partitions:
+            t0 = time.perf_counter()
+            result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False)
+            label = f"{job_name}[{partition}]" if partition else job_name
+            print(f"[{'ok' if result.success else 'FAILED'}] {label} {time.perf_counter() - t0:.0f}s", flush=True)
+            if not result.success:
+                _report_failure(result)
+                return 1
     print_eval_table(lake)
     print(f"demo finished in {time.perf_counter() - started:.0f}s; open the UI with `make ui`")
-    return 0 if result.success else 1
+    return 0
+
+
+def _report_failure(result) -> None:
+    for event in result.all_events:
+        if event.is_step_failure:
+            print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()[:2000]}",
+                  file=sys.stderr)
+        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
+            evaluation = event.event_specific_data
+            print(f"  check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: "
+                  f"{ {k: v.value for k, v in evaluation.metadata.items()} }", file=sys.stderr)
 
 
 def _valid(names: list[str]) -> set[str]:

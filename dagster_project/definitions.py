@@ -1,18 +1,35 @@
 import dagster as dg
 
+from assets.deduped import deduped_corpus
+from assets.quality_models import dclm_classifier, edu_regressor, kenlm_model
 from assets.raw import raw_corpus
-from dagster_project.jobs import category_pipeline_job, mixture_job
+from assets.rewritten import rewritten_corpus
+from assets.scored import scored_corpus
+from assets.training import eval_table, mixed_corpus, trained_checkpoint
+from dagster_project.jobs import ALL_JOBS
 from dagster_project.schedules import category_backfill_schedule, mixture_schedule
 from dagster_project.sensors import new_shard_sensor
 from resources.lake import LakeResource
+from resources.models import EmbedderResource, LLMResource
 
-ASSETS = [raw_corpus]
+ASSETS = [
+    raw_corpus,
+    deduped_corpus,
+    kenlm_model,
+    dclm_classifier,
+    edu_regressor,
+    scored_corpus,
+    rewritten_corpus,
+    mixed_corpus,
+    trained_checkpoint,
+    eval_table,
+]
 
 
 defs = dg.Definitions(
     assets=ASSETS,
-    jobs=[category_pipeline_job, mixture_job],
+    jobs=ALL_JOBS,
     sensors=[new_shard_sensor],
     schedules=[category_backfill_schedule, mixture_schedule],
-    resources={"lake": LakeResource()},
+    resources={"lake": LakeResource(), "embedder": EmbedderResource(), "llm": LLMResource()},
 )

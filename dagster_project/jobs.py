@@ -2,20 +2,36 @@ import dagster as dg
 
 from dagster_project.partitions import category_partitions
 
-# Per-category stages: one run per category partition (sensor, schedule, backfills).
-CATEGORY_GROUPS = ("ingest", "dedup", "scoring", "rewriting")
-# Whole-mixture stages: one run over every category at once.
-MIXTURE_GROUPS = ("classifiers", "mixture", "training", "evaluation")
-
+# Per-category stages run one run per category partition (sensor, schedule, backfills).
 category_pipeline_job = dg.define_asset_job(
     "category_pipeline",
-    selection=dg.AssetSelection.groups(*CATEGORY_GROUPS),
+    selection=dg.AssetSelection.groups("ingest", "dedup", "scoring", "rewriting"),
     partitions_def=category_partitions,
-    description="raw → deduped → scored → rewritten for one category partition.",
+    description="raw → deduped → scored → rewritten for one category partition (needs the quality models).",
+)
+
+# The same stages split around the quality models, which are trained from every deduped
+# category: a first build runs ingest_and_dedup for all categories, quality_models, then
+# score_and_rewrite (this is what `make demo` does).
+ingest_and_dedup_job = dg.define_asset_job(
+    "ingest_and_dedup",
+    selection=dg.AssetSelection.groups("ingest", "dedup"),
+    partitions_def=category_partitions,
+)
+quality_models_job = dg.define_asset_job(
+    "quality_models", selection=dg.AssetSelection.groups("quality_models"),
+    description="Train KenLM, the DCLM fastText classifier and the edu regressor from the deduped lake.",
+)
+score_and_rewrite_job = dg.define_asset_job(
+    "score_and_rewrite",
+    selection=dg.AssetSelection.groups("scoring", "rewriting"),
+    partitions_def=category_partitions,
 )
 
 mixture_job = dg.define_asset_job(
     "mixture_to_eval",
-    selection=dg.AssetSelection.groups(*MIXTURE_GROUPS),
-    description="classifiers, mixture, continued pretraining and the eval table over all categories.",
+    selection=dg.AssetSelection.groups("mixture", "training", "evaluation"),
+    description="Mixture over every category, continued pretraining, held-out eval table.",
 )
+
+ALL_JOBS = [category_pipeline_job, ingest_and_dedup_job, quality_models_job, score_and_rewrite_job, mixture_job]

@@ -40,8 +40,10 @@ class EmbedderResource(dg.ConfigurableResource):
 
     model: str = "packaged:all-minilm-l6-v2"
     batch_size: int = 32
+    # MiniLM reads 256 word pieces (~1000 characters of English); longer input is cut anyway
+    max_chars: int = 1000
 
     def embedder(self):
         from curation.embeddings import load_embedder
 
-        return load_embedder(self.model, batch_size=self.batch_size)
+        return load_embedder(self.model, batch_size=self.batch_size, max_chars=self.max_chars)

@@ -5,6 +5,7 @@ shingles (datasketch 2.x "affine32" scheme: fmix32 of the hash, then ``a*h + b m
 with datasketch's own ``a, b``), but computed for all shingles of a batch in one numpy expression.
 """
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -13,7 +14,7 @@ from datasketch.lsh import _optimal_param
 
 from curation.dedup.config import DedupConfig
 
-# Shingles per numpy block: num_perm x block x 4 bytes = 2 MB at 128 permutations (measured best of 1k-8k).
+# Shingles per numpy block: num_perm x block x 4 bytes = 4 MB at 256 permutations (measured best of 1k-8k).
 _BLOCK = 4096
 
 
@@ -74,6 +75,13 @@ def _mix64(h: np.ndarray) -> np.ndarray:
     h = h ^ (h >> np.uint64(33))
     h = h * np.uint64(0xFF51AFD7ED558CCD)
     return h ^ (h >> np.uint64(33))
+
+
+def verify_threshold(config: DedupConfig) -> float:
+    """Smallest estimated Jaccard a candidate pair needs: the threshold minus ``verify_tolerance_se`` standard
+    errors of the MinHash estimate at the threshold, sqrt(t(1-t)/num_perm) (see DedupConfig)."""
+    t = config.threshold
+    return t - config.verify_tolerance_se * math.sqrt(t * (1 - t) / config.num_perm)
 
 
 def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray:

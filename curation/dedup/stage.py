@@ -8,7 +8,7 @@
 2. match (index lock, one DuckDB transaction): retire this category's own previous index entries (so a
    re-run gives the same result), find exact duplicates (within the partition and against every kept
    document of every category), find LSH candidate pairs with a band-key join, verify each pair's
-   estimated Jaccard >= threshold, group verified pairs with union-find, keep one survivor per cluster
+   estimated Jaccard >= threshold minus a standard-error tolerance (minhash.verify_threshold), group verified pairs with union-find, keep one survivor per cluster
    (clusters.py), then insert the survivors into the index.
 3. semantic (optional, no lock): SemDeDup within the partition's survivors; removals leave the index.
 4. write kept documents and one DROP_SCHEMA row per removal (reason exact_duplicate / near_duplicate /
@@ -32,7 +32,7 @@ from curation.dedup.clusters import clusters_with_survivors, survivor_key
 from curation.dedup.config import DedupConfig
 from curation.dedup.index import DedupIndex
 from curation.dedup.lineage import find_texts, pairs_markdown, truncate
-from curation.dedup.minhash import band_keys, estimated_jaccard, lsh_params, signatures
+from curation.dedup.minhash import band_keys, estimated_jaccard, lsh_params, signatures, verify_threshold
 from curation.dedup.normalize import normalize_batch
 from curation.dedup.semantic import Embedder, semantic_duplicates
 from curation.dedup.shingles import shingle_batch
@@ -175,14 +175,14 @@ def _exact_duplicates(con, config) -> None:
     """)
 
 
-def _verified_pairs(con, sql: str, num_perm: int, threshold: float):
-    """Run a candidate query yielding (a, b, sig_a, sig_b); keep pairs with estimated Jaccard >= threshold."""
+def _verified_pairs(con, sql: str, num_perm: int, min_similarity: float):
+    """Run a candidate query yielding (a, b, sig_a, sig_b); keep pairs with estimated Jaccard >= min_similarity."""
     keep_a, keep_b, keep_s, n_candidates = [], [], [], 0
     reader = con.sql(sql).to_arrow_reader(_FETCH_ROWS)
     for batch in reader:
         n_candidates += batch.num_rows
         sim = estimated_jaccard(_sig_matrix(batch.column(2), num_perm), _sig_matrix(batch.column(3), num_perm))
-        ok = sim >= threshold
+        ok = sim >= min_similarity
         keep_a.append(batch.column(0).to_numpy(zero_copy_only=False)[ok])
         keep_b.append(batch.column(1).to_numpy(zero_copy_only=False)[ok])
         keep_s.append(sim[ok])
@@ -196,6 +196,7 @@ def _near_duplicates(con, config, stats) -> list[dict]:
     if not config.near:
         return []
     window = config.bucket_window
+    min_sim = verify_threshold(config)
     con.execute(f"""
         CREATE TEMP TABLE live_bands AS
         SELECT nb.band, nb.key, nb.{_ROW},
@@ -206,12 +207,12 @@ def _near_duplicates(con, config, stats) -> list[dict]:
         WITH c AS (SELECT DISTINCT x.{_ROW} AS a, y.{_ROW} AS b FROM live_bands x JOIN live_bands y
                    ON x.band = y.band AND x.key = y.key AND y.rn > x.rn AND y.rn <= x.rn + {window})
         SELECT c.a, c.b, da.sig, db.sig FROM c JOIN new_docs da ON da.{_ROW} = c.a JOIN new_docs db ON db.{_ROW} = c.b
-    """, config.num_perm, config.threshold)
+    """, config.num_perm, min_sim)
     idx_a, idx_b, idx_s, n_idx = _verified_pairs(con, f"""
         WITH c AS (SELECT DISTINCT l.{_ROW} AS a, i.doc_id AS b FROM live_bands l JOIN bands i
                    ON l.band = i.band AND l.key = i.key)
         SELECT c.a, c.b, da.sig, d.sig FROM c JOIN new_docs da ON da.{_ROW} = c.a JOIN docs d ON d.doc_id = c.b
-    """, config.num_perm, config.threshold)
+    """, config.num_perm, min_sim)
     stats.update(candidate_pairs=n_new + n_idx, candidate_pairs_vs_index=n_idx,
                  verified_pairs=len(new_a) + len(idx_a))
     if len(new_a) + len(idx_a) == 0:
@@ -243,6 +244,7 @@ def _near_duplicates(con, config, stats) -> list[dict]:
                 "similarity": float(estimated_jaccard(sig, info[survivor][4])),
                 "detail": json.dumps({"method": "minhash_lsh", "cluster_size": len(members),
                                       "closest_match": info[near_node][2], "closest_similarity": round(near_sim, 4),
+                                      "verify_threshold": round(min_sim, 4),
                                       "lsh_bands_rows": list(lsh_params(config.threshold, config.num_perm,
                                                                         config.fp_weight, config.fn_weight))}),
             })
@@ -321,7 +323,8 @@ def dedup_partition(
     index = DedupIndex(lake.state_dir(STAGE))
     stats = {"docs_in": 0, "bytes_in": 0, "shingles": 0, "docs_char_shingled": 0, "docs_shingles_capped": 0,
              "seconds_normalise": 0.0, "seconds_shingle": 0.0, "seconds_signature": 0.0,
-             "lsh": {"threshold": config.threshold, "num_perm": config.num_perm, "bands": bands, "rows": rows},
+             "lsh": {"threshold": config.threshold, "num_perm": config.num_perm, "bands": bands, "rows": rows,
+                     "verify_threshold": round(verify_threshold(config), 4)},
              "param_version": config.param_version, "candidate_pairs": 0, "candidate_pairs_vs_index": 0,
              "verified_pairs": 0, "near_clusters": 0}
     workdir = Path(tempfile.mkdtemp(prefix=f"work-{category}-", dir=lake.state_dir(STAGE)))

@@ -25,12 +25,13 @@ class SelectionConfig:
     sample_rate: float = 1.0
     # shorter documents carry too little to rephrase (our choice)
     min_chars: int = 100
+    # longer documents are left alone (a CPU demo budget: one ~300-token chunk each); None = no cap
+    max_chars: int | None = None
 
 
 @dataclass(frozen=True)
 class RewriteConfig:
-    model: str = "packaged:smollm2-135m-instruct"
-    backend: str = "auto"  # auto | vllm | transformers
+    # the model and backend (vLLM / transformers) come from the LLM resource, shared with training and eval
     styles: tuple[str, ...] = ("wrap_medium", "diverse_qa_pairs")
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     # WRAP (Maini et al. 2024, Sec. 3): ~300-token pieces, longer outputs lost information

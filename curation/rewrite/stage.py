@@ -135,6 +135,8 @@ class _Selector:
             return "empty_text"
         if len(text) < sel.min_chars:
             return "too_short"
+        if sel.max_chars is not None and len(text) > sel.max_chars:
+            return "too_long_for_budget"
         if sel.column is not None and str(row.get(sel.column)) not in sel.values:
             return f"not_{sel.column}_in_{'|'.join(sel.values)}"
         if _hash_fraction(row["id"]) >= sel.sample_rate:

@@ -118,7 +118,9 @@ def _p_positive(model, lines: list[str]) -> np.ndarray:
     if not lines:
         return np.empty(0)
     labels, probs = model.predict(lines, k=-1)
-    return np.array([dict(zip(ls, ps)).get(POSITIVE, 0.0) for ls, ps in zip(labels, probs)], dtype=np.float64)
+    p = np.array([dict(zip(ls, ps)).get(POSITIVE, 0.0) for ls, ps in zip(labels, probs)], dtype=np.float64)
+    # fastText's softmax adds a 1e-5 smoothing term, so a confident prediction can read 1.00001
+    return np.clip(p, 0.0, 1.0)
 
 
 class DCLMClassifier:

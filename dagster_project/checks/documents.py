@@ -1,5 +1,7 @@
 """Checks every document stage shares: schema contract, the GX document suite, drop-rate band."""
 
+from collections.abc import Callable, Mapping
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -9,17 +11,26 @@ from curation.lake import Lake
 from dagster_project.checks.gx import expectations
 
 
-def check_frame(lake: Lake, stage: str, category: str, extra_columns: tuple[str, ...] = ()):
-    """The columns a document suite needs, with ``text`` reduced to its stripped length so the
-    frame stays small (ids, numbers, labels) however long the documents are."""
+def check_frame(
+    lake: Lake,
+    stage: str,
+    category: str,
+    extra_columns: tuple[str, ...] = (),
+    derived: Mapping[str, Callable[[list[str]], list]] | None = None,
+):
+    """The columns a document suite needs, with ``text`` reduced to its stripped length (and to
+    any ``derived`` per-text values, e.g. a hash) so the frame stays small however long the
+    documents are."""
     columns = ["id", "text", "category", *extra_columns]
+    derived = derived or {}
     parts = []
     for batch in lake.iter_batches(stage, category, columns=columns):
-        stripped = pc.utf8_length(pc.utf8_trim_whitespace(batch.column("text")))
+        text = batch.column("text")
         cols = {name: batch.column(name) for name in columns if name != "text"}
-        parts.append(pa.table({**cols, "text_chars": stripped}))
+        extra = {name: pa.array(fn(text.to_pylist())) for name, fn in derived.items()}
+        parts.append(pa.table({**cols, **extra, "text_chars": pc.utf8_length(pc.utf8_trim_whitespace(text))}))
     if not parts:
-        empty = {name: pa.array([], pa.string()) for name in ["id", "category", *extra_columns]}
+        empty = {name: pa.array([], pa.string()) for name in ["id", "category", *extra_columns, *derived]}
         return pa.table({**empty, "text_chars": pa.array([], pa.int64())}).to_pandas()
     return pa.concat_tables(parts).to_pandas()
 

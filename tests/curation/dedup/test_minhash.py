@@ -3,7 +3,7 @@ from datasketch import MinHash, MinHashLSH
 
 from curation.dedup.clusters import clusters_with_survivors, survivor_key
 from curation.dedup.config import DedupConfig
-from curation.dedup.minhash import band_keys, lsh_params, signatures
+from curation.dedup.minhash import band_keys, estimated_jaccard, lsh_params, signatures, verify_threshold
 from curation.dedup.normalize import normalize_batch, normalize_near
 from curation.dedup.shingles import shingle_batch, shingle_hash, shingle_strings, shingle_texts
 from tests.curation.dedup.helpers import paragraph, peoples_daily
@@ -40,8 +40,30 @@ def test_lsh_parameters_for_threshold_08_match_datasketch():
     # our default weights false negatives 9:1 (candidates are verified anyway): more bands, fewer rows
     config = DedupConfig()
     bands, rows = lsh_params(config.threshold, config.num_perm, config.fp_weight, config.fn_weight)
-    assert (bands, rows) == (14, 9) and bands * rows <= 128
+    assert (bands, rows) == (23, 11) and bands * rows <= config.num_perm
     assert 1 - (1 - 0.8**rows) ** bands > 0.85
+
+
+def test_verify_threshold_is_one_standard_error_below_the_threshold():
+    # SE of the MinHash estimate at J = 0.8: sqrt(0.8 * 0.2 / 256) = 0.025
+    assert abs(verify_threshold(DedupConfig()) - 0.775) < 1e-12
+    assert abs(verify_threshold(DedupConfig(num_perm=128, verify_tolerance_se=2)) - (0.8 - 2 * 0.4 / 128**0.5)) < 1e-12
+    assert verify_threshold(DedupConfig(verify_tolerance_se=0)) == 0.8
+
+
+def test_estimate_error_matches_the_standard_error_it_is_tolerated_by():
+    # 400 pairs of shingle-hash sets at Jaccard exactly 0.8: the estimate is unbiased, spread sqrt(J(1-J)/num_perm)
+    config = DedupConfig()
+    n_shared = 888  # |A & B| / |A | B| = 888 / (888 + 2 * 111) = 0.8
+    rng = np.random.default_rng(0)
+    ests = []
+    for _ in range(400):
+        base = rng.integers(0, 2**32, n_shared + 2 * 111, dtype=np.uint64).astype(np.uint32)
+        a, b = base[:n_shared + 111], np.concatenate([base[:n_shared], base[n_shared + 111:]])
+        sig = signatures(np.concatenate([a, b]), np.array([0, len(a), len(a) + len(b)]), config)
+        ests.append(float(estimated_jaccard(sig[0], sig[1])))
+    se = (0.8 * 0.2 / config.num_perm) ** 0.5
+    assert abs(np.mean(ests) - 0.8) < 3 * se / 20 and 0.8 * se < np.std(ests) < 1.2 * se
 
 
 def test_identical_bands_give_identical_keys():

@@ -8,8 +8,9 @@ import pytest
 from curation.dedup import DedupConfig, explain_removal, sample_removed_pairs
 from curation.dedup.index import IndexVersionError
 from curation.dedup.lineage import main as lineage_cli
+from curation.dedup.minhash import band_keys, estimated_jaccard, lsh_params, signatures, verify_threshold
 from curation.dedup.normalize import normalize_near
-from curation.dedup.shingles import shingle_strings
+from curation.dedup.shingles import shingle_strings, shingle_texts
 from curation.lake import Lake
 from tests.curation.dedup.helpers import paragraph, peoples_daily, read_drops, run
 
@@ -200,3 +201,33 @@ def test_kept_documents_keep_their_columns(lake):
     run(lake, "cols", [("c1", paragraph("pass"))])
     table = pq.read_table(lake.files("dedup", "cols")[0])
     assert table.column_names == ["id", "text", "category", "source_shard", "source_line", "meta"]
+
+
+def _pair_estimated_between(base: str, low: float, high: float, config: DedupConfig) -> str:
+    """A copy of ``base`` with every k-th word replaced, for the first k whose MinHash estimate against ``base``
+    lies in [low, high) and that shares an LSH band with it (so the verification step decides)."""
+    words = base.split(" ")
+    for k in range(40, 2, -1):
+        copy = " ".join("replaced" if i % k == 0 else w for i, w in enumerate(words))
+        sh = shingle_texts([normalize_near(t, config) for t in (base, copy)], config)
+        sig = signatures(sh.hashes, sh.offsets, config)
+        keys = band_keys(sig, *lsh_params(config.threshold, config.num_perm, config.fp_weight, config.fn_weight))
+        if low <= estimated_jaccard(sig[0], sig[1]) < high and (keys[0] == keys[1]).any():
+            return copy
+    raise AssertionError("no edit rate gives an estimate in the window")
+
+
+def test_verification_tolerates_one_standard_error_below_the_threshold(lake, tmp_path):
+    config = DedupConfig()
+    base = " ".join(paragraph(t) for t in ("assert", "global", "for"))
+    copy = _pair_estimated_between(base, verify_threshold(config), config.threshold, config)
+    _, kept, drops = run(lake, "tol", [("base", base), ("copy", copy)])
+    assert len(kept) == 1 and len(drops) == 1  # the survivor is the longer one (clusters.py)
+    (drop,) = drops.values()
+    assert drop["reason"] == "near_duplicate" and drop["duplicate_of"] == kept[0]
+    assert verify_threshold(config) <= drop["similarity"] < config.threshold
+    assert json.loads(drop["detail"])["verify_threshold"] == 0.775
+    # the plain "estimate >= threshold" rule keeps it (fresh lake: the first one's index holds base)
+    _, kept, _ = run(Lake(tmp_path / "strict"), "tol", [("base", base), ("copy", copy)],
+                     DedupConfig(verify_tolerance_se=0))
+    assert kept == ["base", "copy"]

@@ -1,0 +1,83 @@
+import functools
+from dataclasses import fields
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from assets.metadata import counts_table
+from curation.dedup.config import DedupConfig
+from curation.dedup.stage import dedup_partition
+from curation.document import DROP_SCHEMA
+from curation.lake import PartitionWriter
+from dagster_project.checks.dedup import DEDUP_CHECK_SPECS, dedup_check_results
+from dagster_project.partitions import category_partitions
+from resources.lake import LakeResource
+from resources.models import EmbedderResource
+
+CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "dedup.yaml"
+
+
+@functools.cache
+def _raw_config() -> dict:
+    return yaml.safe_load(CONFIG_PATH.read_text()) or {}
+
+
+def dedup_config(category: str) -> DedupConfig:
+    raw = _raw_config()
+    values = {**(raw.get("defaults") or {}), **((raw.get("categories") or {}).get(category) or {})}
+    known = {f.name for f in fields(DedupConfig)}
+    unknown = set(values) - known
+    if unknown:
+        raise ValueError(f"{CONFIG_PATH}: unknown dedup settings {sorted(unknown)}; valid: {sorted(known)}")
+    return DedupConfig(**values)
+
+
+@dg.asset(
+    key=["corpus", "deduped"],
+    deps=[dg.AssetKey(["corpus", "raw"])],
+    partitions_def=category_partitions,
+    group_name="dedup",
+    kinds={"parquet", "duckdb"},
+    code_version=DedupConfig().param_version,
+    check_specs=DEDUP_CHECK_SPECS,
+    description="Exact + MinHash/LSH near-duplicate (+ optional semantic) removal against every document kept "
+    "before, in every category; each removal records which document it duplicates.",
+)
+def deduped_corpus(
+    context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource
+) -> dg.MaterializeResult:
+    category = context.partition_key
+    config = dedup_config(category)
+    data = lake.lake
+    out = PartitionWriter(data.stage_dir("deduped", category), data.read_schema("raw", category))
+    drops_out = PartitionWriter(data.drops_dir("deduped", category), DROP_SCHEMA)
+    try:
+        stats = dedup_partition(data.iter_batches("raw", category), category, data, config, out, drops_out,
+                                embedder=embedder.embedder() if config.semantic else None)
+    except BaseException:
+        out.abort()
+        drops_out.abort()
+        raise
+    out.commit()
+    drops_out.commit()
+    lake.catalog.record_stage_stats("deduped", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats["docs_out"],
+            "docs_in": stats["docs_in"],
+            "removed": stats["docs_in"] - stats["docs_out"],
+            "drop_rate": 1 - stats["docs_out"] / stats["docs_in"] if stats["docs_in"] else 0.0,
+            "drops_by_reason": counts_table(stats["drops_by_reason"], total=stats["docs_in"]),
+            "removed_pairs_sample": dg.MetadataValue.md(stats["sample_pairs_markdown"]),
+            "lsh": dg.MetadataValue.json(stats["lsh"]),
+            "candidate_pairs": stats["candidate_pairs"],
+            "verified_pairs": stats["verified_pairs"],
+            "param_version": config.param_version,
+            "semantic": config.semantic,
+            "seconds": stats["timings_s"]["total"],
+            "mb_per_s": stats["mb_per_s"] or 0.0,
+            "index_docs_after": stats["index_docs_after"],
+        },
+        check_results=dedup_check_results(data, category, stats),
+    )

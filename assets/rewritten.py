@@ -1,0 +1,74 @@
+from pathlib import Path
+
+import dagster as dg
+
+from assets.metadata import counts_table, md_table
+from curation.document import DROP_SCHEMA
+from curation.lake import PartitionWriter
+from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
+from dagster_project.checks.rewritten import REWRITTEN_CHECK_SPECS, rewritten_check_results
+from dagster_project.partitions import category_partitions
+from resources.lake import LakeResource
+from resources.models import LLMResource
+
+REWRITE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "rewrite.yaml"
+
+
+@dg.asset(
+    key=["corpus", "rewritten"],
+    deps=[dg.AssetKey(["corpus", "scored"])],
+    partitions_def=category_partitions,
+    group_name="rewriting",
+    kinds={"parquet", "pytorch"},
+    code_version=load_rewrite_config(REWRITE_CONFIG).version,
+    check_specs=REWRITTEN_CHECK_SPECS,
+    description="Originals plus LLM rewrites (WRAP wrap_medium, Nemotron-CC diverse_qa_pairs) of selected documents, "
+    "validated, retried, cached by (model, template, input); synthetic documents carry parent_id and style.",
+)
+def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource) -> dg.MaterializeResult:
+    category = context.partition_key
+    data = lake.lake
+    config = load_rewrite_config(REWRITE_CONFIG)
+    backend = llm.make_backend()
+    out = PartitionWriter(data.stage_dir("rewritten", category), output_schema(data.read_schema("scored", category)))
+    drops_out = PartitionWriter(data.drops_dir("rewritten", category), DROP_SCHEMA)
+    try:
+        with GenerationCache.for_lake(data) as cache:
+            stats = rewrite_partition(data.iter_batches("scored", category), category, backend, config, cache, out,
+                                      drops_out)
+    except BaseException:
+        out.abort()
+        drops_out.abort()
+        raise
+    out.commit()
+    drops_out.commit()
+    lake.catalog.record_stage_stats("rewritten", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
+    samples = [(r["style"], r["parent_id"], r["text"][:160]) for r in _synthetic_samples(data, category)]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats["docs_out"],
+            "synthetic_docs": stats["synthetic_docs"],
+            "synthetic_by_style": counts_table(stats["synthetic_by_style"], key="style"),
+            "docs_selected": stats["docs_selected"],
+            "not_selected_by_reason": counts_table(stats["skipped_by_reason"]),
+            "validation_failures": counts_table(stats["validation_failures_by_reason"]),
+            "drops_by_reason": counts_table(stats["drops_by_reason"]),
+            "cache_hits": stats["cache_hits"],
+            "generated": stats["generated"],
+            "new_tokens_per_s": float(stats["new_tokens_per_s"] or 0.0),
+            "backend": stats["backend"],
+            "model": stats["model"],
+            "samples": md_table(["style", "parent", "text"], samples),
+            "seconds": stats["wall_s"],
+        },
+        check_results=rewritten_check_results(data, category, stats),
+    )
+
+
+def _synthetic_samples(data, category: str, n: int = 3) -> list[dict]:
+    rows = []
+    for batch in data.iter_batches("rewritten", category, columns=["style", "parent_id", "text"]):
+        rows += [r for r in batch.to_pylist() if r["style"] is not None]
+        if len(rows) >= n:
+            break
+    return rows[:n]

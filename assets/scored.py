@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import dagster as dg
+
+from assets.metadata import counts_table, md_table
+from assets.quality_models import DCLM_KEY, EDU_KEY, KENLM_KEY, trained_model_paths
+from curation.document import DROP_SCHEMA
+from curation.lake import PartitionWriter
+from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
+from dagster_project.checks.scored import SCORED_CHECK_SPECS, scored_check_results
+from dagster_project.partitions import category_partitions
+from resources.lake import LakeResource
+from resources.models import EmbedderResource
+
+SCORING_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "scoring.yaml"
+
+
+@dg.asset(
+    key=["corpus", "scored"],
+    deps=[dg.AssetKey(["corpus", "deduped"]), KENLM_KEY, DCLM_KEY, EDU_KEY],
+    partitions_def=category_partitions,
+    group_name="scoring",
+    kinds={"parquet"},
+    code_version=load_scoring_config(SCORING_CONFIG).version,  # editing thresholds marks downstream stale
+    check_specs=SCORED_CHECK_SPECS,
+    description="Heuristic rules (Gopher, C4, FineWeb, code; CJK-aware), language ID, KenLM perplexity → loss0/1/2, "
+    "DCLM + edu classifiers → Nemotron-CC 20 buckets → high/mid/low. Hard-rule failures dropped with the rule name.",
+)
+def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource,
+                  embedder: EmbedderResource) -> dg.MaterializeResult:
+    category = context.partition_key
+    data = lake.lake
+    config = load_scoring_config(SCORING_CONFIG)
+    paths = trained_model_paths(data)
+    missing = sorted(name for name, path in paths.items() if path is None)
+    if missing:
+        raise dg.Failure(
+            description=f"quality models not trained yet: {', '.join(missing)}. Materialize the quality_models group "
+            "(models/kenlm, models/dclm_classifier, models/edu_regressor) after corpus/deduped; `make demo` does it."
+        )
+    models = ScoringModels.load(config, kenlm_path=paths["kenlm"], dclm_path=paths["dclm"], edu_path=paths["edu"],
+                                embedder=embedder.embedder())
+    out = PartitionWriter(data.stage_dir("scored", category), scored_schema(data.read_schema("deduped", category)))
+    drops_out = PartitionWriter(data.drops_dir("scored", category), DROP_SCHEMA)
+    try:
+        stats = score_partition(data.iter_batches("deduped", category), category, config, models, out, drops_out)
+    except BaseException:
+        out.abort()
+        drops_out.abort()
+        raise
+    out.commit()
+    drops_out.commit()
+    lake.catalog.record_stage_stats("scored", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
+    quality = stats["quality_bucket_fraction"] or {}
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": stats["docs_out"],
+            "docs_in": stats["docs_in"],
+            "drop_rate": 1 - stats["docs_out"] / stats["docs_in"] if stats["docs_in"] else 0.0,
+            "drops_by_reason": counts_table(stats["drops_by_reason"], total=stats["docs_in"]),
+            "soft_flags_by_rule": counts_table(stats["soft_flags_by_rule"], key="rule", total=stats["docs_in"]),
+            "quality_buckets": md_table(["bucket", "share"], sorted(quality.items())),
+            "loss_buckets": md_table(["bucket", "share"], sorted((stats["loss_bucket_fraction"] or {}).items())),
+            "share_high": float(quality.get("high", 0.0)),
+            "share_mid": float(quality.get("mid", 0.0)),
+            "share_low": float(quality.get("low", 0.0)),
+            "ensemble_bucket_histogram": dg.MetadataValue.json(stats["ensemble_bucket_histogram"]),
+            "ppl_quantiles": dg.MetadataValue.json(stats["ppl_quantiles"]),
+            "languages": dg.MetadataValue.json(stats["languages"]),
+            "config_version": config.version,
+            "mb_per_s": stats["mb_per_s"] or 0.0,
+            "seconds": stats["seconds"],
+        },
+        check_results=scored_check_results(data, category, stats),
+    )

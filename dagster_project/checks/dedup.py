@@ -1,0 +1,36 @@
+"""Blocking checks on ``corpus/deduped``: no exact duplicates remain, ids unique, drop rate in band."""
+
+import dagster as dg
+
+from curation.dedup.config import DedupConfig
+from curation.dedup.normalize import exact_hash, normalize_exact
+from curation.document import DOC_SCHEMA
+from curation.lake import Lake
+from dagster_project.checks.documents import check_frame, document_suite, drop_rate_check, schema_check
+from dagster_project.checks.gx import expectations, run_suite
+from dagster_project.checks.thresholds import check_thresholds
+
+DEDUPED_KEY = dg.AssetKey(["corpus", "deduped"])
+
+DEDUP_CHECK_SPECS = [
+    dg.AssetCheckSpec("schema_matches_contract", asset=DEDUPED_KEY, blocking=True),
+    dg.AssetCheckSpec("gx_no_exact_duplicates", asset=DEDUPED_KEY, blocking=True,
+                      description="GX suite: document contract + the normalised-text hash is unique."),
+    dg.AssetCheckSpec("drop_rate_in_band", asset=DEDUPED_KEY, blocking=True,
+                      description="Share removed within checks.yaml deduped.drop_rate (catches a silent 98 % removal)."),
+]
+
+
+def dedup_check_results(lake: Lake, category: str, stats: dict) -> list[dg.AssetCheckResult]:
+    config = DedupConfig()
+
+    def hashes(texts: list[str]) -> list[str]:
+        return [exact_hash(normalize_exact(t, config)).hex() for t in texts]
+
+    frame = check_frame(lake, "deduped", category, derived={"exact_hash": hashes})
+    suite = [*document_suite(category), expectations().ExpectColumnValuesToBeUnique(column="exact_hash")]
+    return [
+        schema_check(lake, "deduped", category, DEDUPED_KEY, DOC_SCHEMA),
+        run_suite("gx_no_exact_duplicates", DEDUPED_KEY, frame, suite),
+        drop_rate_check(DEDUPED_KEY, stats, check_thresholds()["deduped"]["drop_rate"]),
+    ]

@@ -1,4 +1,3 @@
-import functools
 from dataclasses import fields
 from pathlib import Path
 
@@ -12,24 +11,19 @@ from curation.document import DROP_SCHEMA
 from curation.lake import PartitionWriter
 from dagster_project.checks.dedup import DEDUP_CHECK_SPECS, dedup_check_results
 from dagster_project.partitions import category_partitions
+from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
 
-CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "dedup.yaml"
 
-
-@functools.cache
-def _raw_config() -> dict:
-    return yaml.safe_load(CONFIG_PATH.read_text()) or {}
-
-
-def dedup_config(category: str) -> DedupConfig:
-    raw = _raw_config()
+def dedup_config(path: Path, category: str) -> DedupConfig:
+    """DedupConfig from ``defaults`` then ``categories.<category>`` of the YAML file at ``path``."""
+    raw = yaml.safe_load(path.read_text()) or {}
     values = {**(raw.get("defaults") or {}), **((raw.get("categories") or {}).get(category) or {})}
     known = {f.name for f in fields(DedupConfig)}
     unknown = set(values) - known
     if unknown:
-        raise ValueError(f"{CONFIG_PATH}: unknown dedup settings {sorted(unknown)}; valid: {sorted(known)}")
+        raise ValueError(f"{path}: unknown dedup settings {sorted(unknown)}; valid: {sorted(known)}")
     return DedupConfig(**values)
 
 
@@ -45,10 +39,10 @@ def dedup_config(category: str) -> DedupConfig:
     "before, in every category; each removal records which document it duplicates.",
 )
 def deduped_corpus(
-    context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource
+    context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource, configs: PipelineConfigs
 ) -> dg.MaterializeResult:
     category = context.partition_key
-    config = dedup_config(category)
+    config = dedup_config(configs.path("dedup.yaml"), category)
     data = lake.lake
     out = PartitionWriter(data.stage_dir("deduped", category), data.read_schema("raw", category))
     drops_out = PartitionWriter(data.drops_dir("deduped", category), DROP_SCHEMA)

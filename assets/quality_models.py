@@ -1,6 +1,5 @@
 """The quality models the scoring stage uses, trained by the graph itself from the deduped lake."""
 
-import functools
 import math
 import shutil
 from pathlib import Path
@@ -10,19 +9,18 @@ import yaml
 
 from curation.lake import Lake
 from curation.reference import sample_documents
+from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
 
-CONFIG_PATH = Path(__file__).resolve().parents[1] / "configs" / "quality_models.yaml"
 DEDUPED = dg.AssetKey(["corpus", "deduped"])
 KENLM_KEY = dg.AssetKey(["models", "kenlm"])
 DCLM_KEY = dg.AssetKey(["models", "dclm_classifier"])
 EDU_KEY = dg.AssetKey(["models", "edu_regressor"])
 
 
-@functools.cache
-def quality_models_config() -> dict:
-    return yaml.safe_load(CONFIG_PATH.read_text())
+def quality_models_config(configs: PipelineConfigs) -> dict:
+    return yaml.safe_load(configs.path("quality_models.yaml").read_text())
 
 
 def model_dir(lake: Lake, name: str) -> Path:
@@ -37,8 +35,8 @@ def fresh_model_dir(lake: Lake, name: str) -> Path:
     return path
 
 
-def _reference(lake: Lake) -> list[tuple[str, str, str]]:
-    cfg = quality_models_config()["reference"]
+def _reference(lake: Lake, config: dict) -> list[tuple[str, str, str]]:
+    cfg = config["reference"]
     available = [c for c in cfg["categories"] if lake.files("deduped", c)]
     if not available:
         raise ValueError(
@@ -48,9 +46,9 @@ def _reference(lake: Lake) -> list[tuple[str, str, str]]:
     return sample_documents(lake, "deduped", available, cfg["docs_per_category"], salt="reference")
 
 
-def _negatives(lake: Lake, exclude: set[str]) -> list[tuple[str, str, str]]:
+def _negatives(lake: Lake, config: dict, exclude: set[str]) -> list[tuple[str, str, str]]:
     categories = [p.name for p in lake.stage_dir("deduped").iterdir() if p.is_dir() and not p.name.startswith(".")]
-    n = quality_models_config()["negatives"]["docs_per_category"]
+    n = config["negatives"]["docs_per_category"]
     return sample_documents(lake, "deduped", sorted(categories), n, salt="negatives", exclude_ids=exclude)
 
 
@@ -59,13 +57,14 @@ def _metrics_metadata(metrics: dict) -> dict:
 
 
 @dg.asset(key=KENLM_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"kenlm"},
-          code_version=str(quality_models_config()["kenlm"]["order"]),
           description="KenLM n-gram model (Kneser-Ney, kaldingram) of the reference set; perplexity → loss0/1/2.")
-def kenlm_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def kenlm_model(context: dg.AssetExecutionContext, lake: LakeResource,
+                configs: PipelineConfigs) -> dg.MaterializeResult:
     from curation.scoring import train_kenlm
 
-    reference = _reference(lake.lake)
-    path, metrics = train_kenlm((t for _, _, t in reference), quality_models_config()["kenlm"]["order"],
+    config = quality_models_config(configs)
+    reference = _reference(lake.lake, config)
+    path, metrics = train_kenlm((t for _, _, t in reference), config["kenlm"]["order"],
                                 fresh_model_dir(lake.lake, "kenlm"))
     context.log.info(f"KenLM trained on {len(reference)} reference docs: {metrics}")
     return dg.MaterializeResult(metadata={"path": str(path), "reference_docs": len(reference),
@@ -74,11 +73,13 @@ def kenlm_model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Mat
 
 @dg.asset(key=DCLM_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"fasttext"},
           description="DCLM-style fastText classifier: reference documents (positive) vs the raw pool (negative).")
-def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource,
+                    configs: PipelineConfigs) -> dg.MaterializeResult:
     from curation.scoring import train_dclm_fasttext
 
-    reference = _reference(lake.lake)
-    negatives = _negatives(lake.lake, exclude={d for d, _, _ in reference})
+    config = quality_models_config(configs)
+    reference = _reference(lake.lake, config)
+    negatives = _negatives(lake.lake, config, exclude={d for d, _, _ in reference})
     path, metrics = train_dclm_fasttext([t for _, _, t in reference], [t for _, _, t in negatives],
                                         fresh_model_dir(lake.lake, "dclm"))
     context.log.info(f"DCLM fastText: {metrics}")
@@ -88,13 +89,14 @@ def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource) -> dg
 
 @dg.asset(key=EDU_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"sklearn"},
           description="FineWeb-Edu-style regressor: MiniLM embeddings → Ridge → 0..5, labels from the rubric proxy.")
-def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource,
-                  embedder: EmbedderResource) -> dg.MaterializeResult:
+def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource,
+                  configs: PipelineConfigs) -> dg.MaterializeResult:
     from curation.scoring import rubric_label, train_edu_regressor
 
-    cfg = quality_models_config()["edu_regressor"]
-    reference = _reference(lake.lake)
-    negatives = _negatives(lake.lake, exclude={d for d, _, _ in reference})
+    config = quality_models_config(configs)
+    cfg = config["edu_regressor"]
+    reference = _reference(lake.lake, config)
+    negatives = _negatives(lake.lake, config, exclude={d for d, _, _ in reference})
     docs = [(t, True) for _, _, t in reference] + [(t, False) for _, _, t in negatives]
     docs = docs[:: math.ceil(len(docs) / cfg["max_train_docs"])]  # an even spread over both sides
     labels = [rubric_label(t, is_ref) for t, is_ref in docs]

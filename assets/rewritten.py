@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import dagster as dg
 
 from assets.metadata import counts_table, md_table
@@ -8,10 +6,9 @@ from curation.lake import PartitionWriter
 from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
 from dagster_project.checks.rewritten import REWRITTEN_CHECK_SPECS, rewritten_check_results
 from dagster_project.partitions import category_partitions
+from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource
-
-REWRITE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "rewrite.yaml"
 
 
 @dg.asset(
@@ -20,15 +17,16 @@ REWRITE_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "rewrite.yaml
     partitions_def=category_partitions,
     group_name="rewriting",
     kinds={"parquet", "pytorch"},
-    code_version=load_rewrite_config(REWRITE_CONFIG).version,
+    code_version=load_rewrite_config(REPO_CONFIGS / "rewrite.yaml").version,
     check_specs=REWRITTEN_CHECK_SPECS,
     description="Originals plus LLM rewrites (WRAP wrap_medium, Nemotron-CC diverse_qa_pairs) of selected documents, "
     "validated, retried, cached by (model, template, input); synthetic documents carry parent_id and style.",
 )
-def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource) -> dg.MaterializeResult:
+def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
+                     configs: PipelineConfigs) -> dg.MaterializeResult:
     category = context.partition_key
     data = lake.lake
-    config = load_rewrite_config(REWRITE_CONFIG)
+    config = load_rewrite_config(configs.path("rewrite.yaml"))
     backend = llm.make_backend()
     out = PartitionWriter(data.stage_dir("rewritten", category), output_schema(data.read_schema("scored", category)))
     drops_out = PartitionWriter(data.drops_dir("rewritten", category), DROP_SCHEMA)

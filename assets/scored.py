@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import dagster as dg
 
 from assets.metadata import counts_table, md_table
@@ -9,10 +7,9 @@ from curation.lake import PartitionWriter
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
 from dagster_project.checks.scored import SCORED_CHECK_SPECS, scored_check_results
 from dagster_project.partitions import category_partitions
+from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
-
-SCORING_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "scoring.yaml"
 
 
 @dg.asset(
@@ -21,16 +18,16 @@ SCORING_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "scoring.yaml
     partitions_def=category_partitions,
     group_name="scoring",
     kinds={"parquet"},
-    code_version=load_scoring_config(SCORING_CONFIG).version,  # editing thresholds marks downstream stale
+    code_version=load_scoring_config(REPO_CONFIGS / "scoring.yaml").version,  # editing thresholds marks downstream stale
     check_specs=SCORED_CHECK_SPECS,
     description="Heuristic rules (Gopher, C4, FineWeb, code; CJK-aware), language ID, KenLM perplexity → loss0/1/2, "
     "DCLM + edu classifiers → Nemotron-CC 20 buckets → high/mid/low. Hard-rule failures dropped with the rule name.",
 )
-def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource,
-                  embedder: EmbedderResource) -> dg.MaterializeResult:
+def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource,
+                  configs: PipelineConfigs) -> dg.MaterializeResult:
     category = context.partition_key
     data = lake.lake
-    config = load_scoring_config(SCORING_CONFIG)
+    config = load_scoring_config(configs.path("scoring.yaml"))
     paths = trained_model_paths(data)
     missing = sorted(name for name, path in paths.items() if path is None)
     if missing:

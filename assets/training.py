@@ -14,10 +14,10 @@ from curation.mixture.stage import build_mixture, read_heldout_texts, share_viol
 from curation.training.checkpoint import checkpoint_dir
 from curation.training.config import load_training_config
 from dagster_project.checks.thresholds import check_thresholds
+from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 MIXED_KEY = dg.AssetKey(["corpus", "mixed"])
 CHECKPOINT_KEY = dg.AssetKey(["model", "checkpoint"])
 EVAL_KEY = dg.AssetKey(["model", "eval_table"])
@@ -54,11 +54,12 @@ def rewritten_categories(lake: Lake) -> list[str]:
     description="Token mixture from the seed-000-style spec (configs/mixture.yaml): held-out split per category, "
     "upsampling reported, tokenized with the base model's tokenizer, Megatron .bin/.idx + blend list.",
 )
-def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource) -> dg.MaterializeResult:
+def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
+                 configs: PipelineConfigs) -> dg.MaterializeResult:
     from transformers import AutoTokenizer
 
     data = lake.lake
-    spec = load_mixture_spec(CONFIGS / "mixture.yaml")
+    spec = load_mixture_spec(configs.path("mixture.yaml"))
     tokenizer = AutoTokenizer.from_pretrained(llm.model_dir(), local_files_only=True)
     categories = rewritten_categories(data)
     sources = {c: data.iter_batches("rewritten", c) for c in categories}
@@ -100,12 +101,12 @@ def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLM
     description="Continued pretraining of the base model on the mixture: cosine LR 1e-5 → 1e-6 with warmup (seed "
     "000), optional KL penalty against the frozen base model; safetensors + self-describing JSON; resumes.",
 )
-def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource,
-                       llm: LLMResource) -> dg.MaterializeResult:
+def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
+                       configs: PipelineConfigs) -> dg.MaterializeResult:
     from curation.training.train import train
 
     data = lake.lake
-    cfg = load_training_config(CONFIGS / "training.yaml")
+    cfg = load_training_config(configs.path("training.yaml"))
     result = train(cfg, llm.model_dir(), mixture_dir(data) / "blend.txt", training_dir(data),
                    log=lambda rec: context.log.info(f"step {rec['step']}: {rec}"),
                    mixture_manifest=mixture_dir(data) / "mixture_manifest.json")

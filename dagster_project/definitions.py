@@ -9,6 +9,7 @@ from assets.training import eval_table, mixed_corpus, trained_checkpoint
 from dagster_project.jobs import ALL_JOBS
 from dagster_project.schedules import category_backfill_schedule, mixture_schedule
 from dagster_project.sensors import new_shard_sensor
+from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource
 
@@ -31,5 +32,6 @@ defs = dg.Definitions(
     jobs=ALL_JOBS,
     sensors=[new_shard_sensor],
     schedules=[category_backfill_schedule, mixture_schedule],
-    resources={"lake": LakeResource(), "embedder": EmbedderResource(), "llm": LLMResource()},
+    resources={"lake": LakeResource(), "embedder": EmbedderResource(), "llm": LLMResource(),
+               "configs": PipelineConfigs()},
 )

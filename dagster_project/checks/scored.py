@@ -39,15 +39,16 @@ def scored_check_results(lake: Lake, category: str, stats: dict) -> list[dg.Asse
     n = len(frame)
     quality_shares = frame["quality_bucket"].value_counts(normalize=True).to_dict() if n else {}
     loss_counts = frame["loss_bucket"].value_counts().to_dict() if n else {}
-    empty_loss = [b for b in CATEGORICAL_VALUES["loss_bucket"] if n >= 3 and not loss_counts.get(b)]
-    top = max(quality_shares.values(), default=0.0)
+    judged = n >= limits["min_docs_for_distribution"]
+    empty_loss = [b for b in CATEGORICAL_VALUES["loss_bucket"] if judged and not loss_counts.get(b)]
+    top = max(quality_shares.values(), default=0.0) if judged else 0.0
     mismatch_share = float(frame["lang_mismatch"].fillna(False).mean()) if n else 0.0
     return [
         run_suite("gx_scores_valid", SCORED_KEY, frame, score_suite(category)),
         dg.AssetCheckResult(
             asset_key=SCORED_KEY, check_name="bucket_distribution_sane",
             passed=top <= limits["max_bucket_share"] and not empty_loss,
-            metadata={"quality_bucket_shares": dg.MetadataValue.json(quality_shares), "largest_share": top,
+            metadata={"documents": n, "judged": judged,"quality_bucket_shares": dg.MetadataValue.json(quality_shares), "largest_share": top,
                       "max_bucket_share": limits["max_bucket_share"], "empty_loss_buckets": ", ".join(empty_loss)},
         ),
         dg.AssetCheckResult(

@@ -1,0 +1,91 @@
+"""The whole asset graph, raw → eval table, on a few dozen real documents and a tiny model."""
+
+import shutil
+
+import dagster as dg
+import pytest
+import yaml
+
+from curation.catalog import Catalog
+from curation.lake import Lake
+from curation.sample_corpus import build_sample_corpus
+from dagster_project.definitions import ASSETS
+from dagster_project.partitions import category_partitions
+from resources.configs import REPO_CONFIGS, PipelineConfigs
+from resources.lake import LakeResource
+from resources.models import EmbedderResource, LLMResource
+from curation.lm.models import build_tiny_llama
+from tests.curation.training.tiny_lm import train_tokenizer
+
+CATEGORIES = ["code", "en_docs", "math", "zh_news"]
+
+
+def small_configs(root):
+    """The repository's configs with CPU-test budgets."""
+    shutil.copytree(REPO_CONFIGS, root)
+
+    def edit(name, **changes):
+        data = yaml.safe_load((root / name).read_text())
+        for dotted, value in changes.items():
+            *parents, leaf = dotted.split(".")
+            node = data
+            for p in parents:
+                node = node[p]
+            node[leaf] = value
+        (root / name).write_text(yaml.safe_dump(data))
+
+    edit("quality_models.yaml", **{"reference.docs_per_category": 12, "negatives.docs_per_category": 10,
+                                   "edu_regressor.max_train_docs": 40})
+    # a random model writes garbage: the rewrite stage is exercised with a real model in tests/curation/rewrite
+    edit("rewrite.yaml", **{"selection.max_docs_per_category": 0})
+    edit("mixture.yaml", total_tokens=4000, seq_len=32, heldout_max_docs=2)
+    edit("training.yaml", max_steps=2, micro_batch_size=1, seq_len=32)
+    return root
+
+
+@pytest.fixture
+def long_context_tiny_model(tmp_path):
+    """A random ~0.3M-parameter Llama whose context holds the rewrite prompts (their BPE tokenizer is small)."""
+    return build_tiny_llama(tmp_path / "model", train_tokenizer(tmp_path / "tokenizer"), hidden_size=32, num_layers=2,
+                            num_heads=2, intermediate_size=64, max_position_embeddings=4096)
+
+
+@pytest.mark.timeout(600)
+def test_whole_graph_to_eval_table(home, tmp_path, long_context_tiny_model):
+    build_sample_corpus(home / "landing", max_docs_per_category=12, categories=CATEGORIES)
+    resources = {
+        "lake": LakeResource(home=str(home)),
+        "embedder": EmbedderResource(),
+        "llm": LLMResource(model=str(long_context_tiny_model)),
+        "configs": PipelineConfigs(directory=str(small_configs(tmp_path / "configs"))),
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(category_partitions.name, CATEGORIES)
+
+    def run(groups, partition=None):
+        result = dg.materialize(ASSETS, selection=dg.AssetSelection.groups(*groups), partition_key=partition,
+                                instance=instance, resources=resources)
+        assert result.success
+        failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+        assert failed == [], f"{groups} {partition}: checks failed {failed}"
+        return result
+
+    for category in CATEGORIES:
+        run(["ingest", "dedup"], category)
+    run(["quality_models"])
+    for category in CATEGORIES:
+        run(["scoring", "rewriting"], category)
+    final = run(["mixture", "training", "evaluation"])
+
+    lake = Lake(home)
+    scored = lake.read("scored", "en_docs")
+    assert set(scored.column("quality_bucket").to_pylist()) <= {"high", "mid", "low"}
+    assert (home / "lake/mixed/blend.txt").read_text().strip()
+    rows = Catalog(lake.catalog_path).query("SELECT model, metric, category, value FROM eval_table")
+    heldout_categories = {c for _, _, c, _ in rows} - {"__overall__"}
+    assert heldout_categories and heldout_categories <= set(CATEGORIES)
+    for category in heldout_categories:
+        for model in ("base", "checkpoint"):
+            assert any(r[0] == model and r[1] == "perplexity" and r[2] == category and r[3] > 1 for r in rows)
+    mat = final.asset_materializations_for_node("model__eval_table")[0]
+    assert "checkpoint ppl" in mat.metadata["eval_table"].value

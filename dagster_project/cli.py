@@ -114,20 +114,9 @@ def cmd_ui(args) -> int:
 
 
 def cmd_why(args) -> int:
-    from curation.lineage import find_drops
+    from curation.lineage import main as explain
 
-    drops = find_drops(Lake(home_from_env()), args.doc_id)
-    if not drops:
-        print(f"{args.doc_id}: not dropped by any stage (or unknown id)")
-        return 1
-    for d in drops:
-        line = f"{d['doc_id']}: dropped by {d['stage']} in {d['category']}: {d['reason']}"
-        if d.get("duplicate_of"):
-            line += f" (duplicate of {d['duplicate_of']}, similarity {d['similarity']})"
-        if d.get("detail"):
-            line += f" — {d['detail']}"
-        print(line)
-    return 0
+    return explain([args.doc_id])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,13 +38,13 @@ def main(corpus: Path, home: Path, config_json: str) -> None:
     removed, stats_all = {}, {}
     t0 = time.perf_counter()
     for category in ("en", "zh"):
-        with PartitionWriter(lake.stage_dir("dedup", category), DOC_SCHEMA) as out, \
-                PartitionWriter(lake.drops_dir("dedup", category), DROP_SCHEMA) as drops:
+        with PartitionWriter(lake.stage_dir("deduped", category), DOC_SCHEMA) as out, \
+                PartitionWriter(lake.drops_dir("deduped", category), DROP_SCHEMA) as drops:
             stats = dedup_partition(batches(corpus / f"{category}.jsonl", category), category, lake, config, out,
                                     drops)
         stats_all[category] = {k: v for k, v in stats.items() if not k.startswith("sample_pairs")}
     for category in ("en", "zh"):
-        for f in sorted(lake.drops_dir("dedup", category).glob("*.parquet")):
+        for f in sorted(lake.drops_dir("deduped", category).glob("*.parquet")):
             for r in pq.read_table(f).to_pylist():
                 removed[r["doc_id"]] = r["duplicate_of"]
     print(json.dumps({"seconds": time.perf_counter() - t0, "removed": removed, "stats": stats_all}))

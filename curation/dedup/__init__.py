@@ -5,7 +5,7 @@ Entry points: ``DedupConfig`` (config.py), ``dedup_partition`` (stage.py), ``exp
 """
 
 from curation.dedup.config import DedupConfig
-from curation.dedup.lineage import explain_removal, pairs_markdown, sample_removed_pairs
 from curation.dedup.stage import dedup_partition
+from curation.lineage import explain_removal, pairs_markdown, sample_removed_pairs
 
 __all__ = ["DedupConfig", "dedup_partition", "explain_removal", "pairs_markdown", "sample_removed_pairs"]

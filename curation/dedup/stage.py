@@ -31,15 +31,15 @@ import pyarrow.parquet as pq
 from curation.dedup.clusters import clusters_with_survivors, survivor_key
 from curation.dedup.config import DedupConfig
 from curation.dedup.index import DedupIndex
-from curation.dedup.lineage import find_texts, pairs_markdown, truncate
 from curation.dedup.minhash import band_keys, estimated_jaccard, lsh_params, signatures, verify_threshold
 from curation.dedup.normalize import normalize_batch
 from curation.dedup.semantic import Embedder, semantic_duplicates
 from curation.dedup.shingles import shingle_batch
 from curation.document import Drop, drops_to_table, validate_category
 from curation.lake import Lake, PartitionWriter
+from curation.lineage import find_texts, pairs_markdown, truncate
 
-STAGE = "dedup"
+STAGE = "deduped"  # the asset and drop records share this name
 EXACT, NEAR, SEMANTIC, EMPTY = "exact_duplicate", "near_duplicate", "semantic_duplicate", "empty_text"
 _ROW = "_dedup_row"
 _SAMPLE_PAIRS = 5

@@ -39,14 +39,14 @@ def run(lake: Lake, category: str, docs, config: DedupConfig | None = None, embe
     batches = [batch(docs[i:i + batch_size], category) for i in range(0, len(docs), batch_size)]
     with PartitionWriter(lake.stage_dir("raw", category), DOC_SCHEMA) as raw:  # as the raw asset would
         raw.write_all(batches)
-    with PartitionWriter(lake.stage_dir("dedup", category), DOC_SCHEMA) as out, \
-            PartitionWriter(lake.drops_dir("dedup", category), DROP_SCHEMA) as drops_out:
+    with PartitionWriter(lake.stage_dir("deduped", category), DOC_SCHEMA) as out, \
+            PartitionWriter(lake.drops_dir("deduped", category), DROP_SCHEMA) as drops_out:
         stats = dedup_partition(batches, category, lake, config, out, drops_out, embedder=embedder)
-    kept = lake.read("dedup", category).column("id").to_pylist()
+    kept = lake.read("deduped", category).column("id").to_pylist()
     return stats, kept, read_drops(lake, category)
 
 
 def read_drops(lake: Lake, category: str) -> dict[str, dict]:
-    files = sorted(lake.drops_dir("dedup", category).glob("*.parquet"))
+    files = sorted(lake.drops_dir("deduped", category).glob("*.parquet"))
     rows = pa.concat_tables(pq.read_table(f) for f in files).to_pylist() if files else []
     return {r["doc_id"]: r for r in rows}

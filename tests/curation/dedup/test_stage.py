@@ -7,11 +7,11 @@ import pytest
 
 from curation.dedup import DedupConfig, explain_removal, sample_removed_pairs
 from curation.dedup.index import IndexVersionError
-from curation.dedup.lineage import main as lineage_cli
 from curation.dedup.minhash import band_keys, estimated_jaccard, lsh_params, signatures, verify_threshold
 from curation.dedup.normalize import normalize_near
 from curation.dedup.shingles import shingle_strings, shingle_texts
 from curation.lake import Lake
+from curation.lineage import main as lineage_cli
 from tests.curation.dedup.helpers import paragraph, peoples_daily, read_drops, run
 
 
@@ -62,7 +62,7 @@ def test_cross_category_dedup_through_the_persistent_index(lake):
 def test_incremental_partition_does_not_recompute_earlier_signatures(lake):
     first = [(f"a{i}", paragraph(t)) for i, t in enumerate(["assert", "del", "pass", "global"])]
     run(lake, "a", first)
-    index = lake.state_dir("dedup") / "index.duckdb"
+    index = lake.state_dir("deduped") / "index.duckdb"
     before = _index_rows(index, "a")
     s2, _, _ = run(lake, "b", [("b0", paragraph("return"))])
     expected = len(shingle_strings(normalize_near(paragraph("return"), DedupConfig()), DedupConfig()))
@@ -115,8 +115,8 @@ def test_missing_columns_and_bad_category_are_clear_errors(lake):
     from curation.document import DOC_SCHEMA, DROP_SCHEMA
     from curation.lake import PartitionWriter
 
-    out = PartitionWriter(lake.stage_dir("dedup", "x"), DOC_SCHEMA)
-    drops = PartitionWriter(lake.drops_dir("dedup", "x"), DROP_SCHEMA)
+    out = PartitionWriter(lake.stage_dir("deduped", "x"), DOC_SCHEMA)
+    drops = PartitionWriter(lake.drops_dir("deduped", "x"), DROP_SCHEMA)
     with pytest.raises(ValueError, match="no 'id' column"):
         dedup_partition([pa.RecordBatch.from_pydict({"text": ["a"]})], "x", lake, DedupConfig(), out, drops)
     with pytest.raises(ValueError, match="invalid category"):
@@ -199,7 +199,7 @@ def test_semantic_dedup_with_real_minilm(lake):
 
 def test_kept_documents_keep_their_columns(lake):
     run(lake, "cols", [("c1", paragraph("pass"))])
-    table = pq.read_table(lake.files("dedup", "cols")[0])
+    table = pq.read_table(lake.files("deduped", "cols")[0])
     assert table.column_names == ["id", "text", "category", "source_shard", "source_line", "meta"]
 
 

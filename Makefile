@@ -27,7 +27,7 @@ bench-dedup: $(STAMP)
 	$(BIN)/python bench/dedup/run.py
 
 bench-scoring: $(STAMP)
-	$(BIN)/python bench/scoring/run.py
+	$(BIN)/python bench/scoring/run_benchmark.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,8 +7,7 @@ import yaml
 from assets.metadata import counts_table
 from curation.dedup.config import DedupConfig
 from curation.dedup.stage import dedup_partition
-from curation.document import DROP_SCHEMA
-from curation.lake import PartitionWriter
+from curation.lake import stage_writers
 from dagster_project.checks.dedup import DEDUP_CHECK_SPECS, dedup_check_results
 from dagster_project.partitions import category_partitions
 from resources.configs import PipelineConfigs
@@ -44,17 +43,9 @@ def deduped_corpus(
     category = context.partition_key
     config = dedup_config(configs.path("dedup.yaml"), category)
     data = lake.lake
-    out = PartitionWriter(data.stage_dir("deduped", category), data.read_schema("raw", category))
-    drops_out = PartitionWriter(data.drops_dir("deduped", category), DROP_SCHEMA)
-    try:
+    with stage_writers(data, "deduped", category, data.read_schema("raw", category)) as (out, drops_out):
         stats = dedup_partition(data.iter_batches("raw", category), category, data, config, out, drops_out,
                                 embedder=embedder.embedder() if config.semantic else None)
-    except BaseException:
-        out.abort()
-        drops_out.abort()
-        raise
-    out.commit()
-    drops_out.commit()
     lake.catalog.record_stage_stats("deduped", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     return dg.MaterializeResult(
         metadata={

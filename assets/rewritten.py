@@ -1,8 +1,7 @@
 import dagster as dg
 
 from assets.metadata import counts_table, md_table
-from curation.document import DROP_SCHEMA
-from curation.lake import PartitionWriter
+from curation.lake import stage_writers
 from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
 from dagster_project.checks.rewritten import REWRITTEN_CHECK_SPECS, rewritten_check_results
 from dagster_project.partitions import category_partitions
@@ -28,18 +27,10 @@ def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm:
     data = lake.lake
     config = load_rewrite_config(configs.path("rewrite.yaml"))
     backend = llm.make_backend()
-    out = PartitionWriter(data.stage_dir("rewritten", category), output_schema(data.read_schema("scored", category)))
-    drops_out = PartitionWriter(data.drops_dir("rewritten", category), DROP_SCHEMA)
-    try:
-        with GenerationCache.for_lake(data) as cache:
-            stats = rewrite_partition(data.iter_batches("scored", category), category, backend, config, cache, out,
-                                      drops_out)
-    except BaseException:
-        out.abort()
-        drops_out.abort()
-        raise
-    out.commit()
-    drops_out.commit()
+    schema = output_schema(data.read_schema("scored", category))
+    with stage_writers(data, "rewritten", category, schema) as (out, drops_out), GenerationCache.for_lake(data) as cache:
+        stats = rewrite_partition(data.iter_batches("scored", category), category, backend, config, cache, out,
+                                  drops_out)
     lake.catalog.record_stage_stats("rewritten", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     samples = [(r["style"], r["parent_id"], r["text"][:160]) for r in _synthetic_samples(data, category)]
     return dg.MaterializeResult(

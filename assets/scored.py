@@ -2,8 +2,7 @@ import dagster as dg
 
 from assets.metadata import counts_table, md_table
 from assets.quality_models import DCLM_KEY, EDU_KEY, KENLM_KEY, trained_model_paths
-from curation.document import DROP_SCHEMA
-from curation.lake import PartitionWriter
+from curation.lake import stage_writers
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
 from dagster_project.checks.scored import SCORED_CHECK_SPECS, scored_check_results
 from dagster_project.partitions import category_partitions
@@ -37,16 +36,9 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
         )
     models = ScoringModels.load(config, kenlm_path=paths["kenlm"], dclm_path=paths["dclm"], edu_path=paths["edu"],
                                 embedder=embedder.embedder())
-    out = PartitionWriter(data.stage_dir("scored", category), scored_schema(data.read_schema("deduped", category)))
-    drops_out = PartitionWriter(data.drops_dir("scored", category), DROP_SCHEMA)
-    try:
+    schema = scored_schema(data.read_schema("deduped", category))
+    with stage_writers(data, "scored", category, schema) as (out, drops_out):
         stats = score_partition(data.iter_batches("deduped", category), category, config, models, out, drops_out)
-    except BaseException:
-        out.abort()
-        drops_out.abort()
-        raise
-    out.commit()
-    drops_out.commit()
     lake.catalog.record_stage_stats("scored", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     quality = stats["quality_bucket_fraction"] or {}
     return dg.MaterializeResult(

@@ -50,6 +50,9 @@ def rewritten_categories(lake: Lake) -> list[str]:
         dg.AssetCheckSpec("heldout_not_in_train", asset=MIXED_KEY, blocking=True,
                           description="No held-out document (nor a rewrite of one) is in the training split: the "
                           "eval set is not contaminated."),
+        dg.AssetCheckSpec("repeats_within_max", asset=MIXED_KEY,
+                          description="Warns when a category is repeated more than the spec's max_repeat epochs "
+                          "(Muennighoff et al. 2023: returns vanish after ~4)."),
     ],
     description="Token mixture from the seed-000-style spec (configs/mixture.yaml): held-out split per category, "
     "upsampling reported, tokenized with the base model's tokenizer, Megatron .bin/.idx + blend list.",
@@ -68,6 +71,8 @@ def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLM
     lake.catalog.record_stage_stats("mixed", "all", stats["docs_in"], stats["docs_out"], stats, context.run_id)
     rows = [(name, c["spec_share"], c["target_share"], c["actual_share"], c["actual_tokens"], c["repeat_factor"],
              c["heldout_docs"]) for name, c in sorted(stats["categories"].items())]
+    over_repeated = [f"{n} ({c['repeat_factor']:.1f}x)" for n, c in sorted(stats["categories"].items())
+                     if c["exceeds_max_repeat"]]
     problems = share_violations(stats)
     share_problems = [p for p in problems if "held-out" not in p]
     return dg.MaterializeResult(
@@ -86,6 +91,10 @@ def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLM
             dg.AssetCheckResult(asset_key=MIXED_KEY, check_name="heldout_not_in_train",
                                 passed=stats["heldout_ids_in_train"] == 0,
                                 metadata={"heldout_ids_in_train": stats["heldout_ids_in_train"]}),
+            dg.AssetCheckResult(asset_key=MIXED_KEY, check_name="repeats_within_max", passed=not over_repeated,
+                                severity=dg.AssetCheckSeverity.WARN,
+                                metadata={"max_repeat": spec.max_repeat,
+                                          "over_repeated": ", ".join(over_repeated) or "none"}),
         ],
     )
 

@@ -6,14 +6,14 @@ sidecar file: writers queue instead of failing with "could not set lock". Parque
 the source of truth for documents; the catalog exposes it through views.
 """
 
-import fcntl
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+
+from curation.locks import exclusive_lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stage_stats (
@@ -47,28 +47,14 @@ class Catalog:
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection held under the catalog's process lock (readers too: DuckDB refuses
         a reader while another process holds the file for writing)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_suffix(".lock")
-        with open(lock_path, "a+") as lock:
-            deadline = time.monotonic() + self.lock_timeout_s
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"catalog {self.path} stayed locked {self.lock_timeout_s}s")
-                    time.sleep(0.05)
+        with exclusive_lock(self.path.with_suffix(".lock"), self.lock_timeout_s, f"catalog {self.path}"):
+            con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
             try:
-                con = duckdb.connect(str(self.path), read_only=read_only and self.path.exists())
-                try:
-                    if not read_only:
-                        con.execute(_SCHEMA)
-                    yield con
-                finally:
-                    con.close()
+                if not read_only:
+                    con.execute(_SCHEMA)
+                yield con
             finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                con.close()
 
     def record_stage_stats(
         self, stage: str, category: str, docs_in: int, docs_out: int, stats: dict, run_id: str | None = None

@@ -17,6 +17,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -24,7 +25,7 @@ from typing import Self
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.document import validate_category
+from curation.document import DROP_SCHEMA, validate_category
 
 DEFAULT_HOME = ".corpusforge"
 
@@ -187,3 +188,20 @@ class PartitionWriter:
             self.commit()
         else:
             self.abort()
+
+
+@contextmanager
+def stage_writers(lake: Lake, stage: str, category: str, schema: pa.Schema) -> Iterator[
+        tuple[PartitionWriter, PartitionWriter]]:
+    """The kept-documents and drop-record writers of one stage partition: both are swapped in
+    on success, both discarded on error, so documents and their drop records never disagree."""
+    out = PartitionWriter(lake.stage_dir(stage, category), schema)
+    drops = PartitionWriter(lake.drops_dir(stage, category), DROP_SCHEMA)
+    try:
+        yield out, drops
+    except BaseException:
+        out.abort()
+        drops.abort()
+        raise
+    out.commit()
+    drops.commit()

@@ -95,18 +95,22 @@ def _valid(names: list[str]) -> set[str]:
 
 
 def print_eval_table(lake: Lake) -> None:
+    """The latest eval run, one line per held-out category: base vs checkpoint perplexity."""
     from curation.catalog import Catalog
 
     rows = Catalog(lake.catalog_path).query(
-        "SELECT category, metric, model, value FROM eval_table WHERE run_id = "
-        "(SELECT run_id FROM eval_table ORDER BY recorded_at DESC LIMIT 1) ORDER BY category, metric, model"
+        "SELECT category, model, metric, value FROM eval_table WHERE run_id = "
+        "(SELECT run_id FROM eval_table ORDER BY recorded_at DESC LIMIT 1)"
     )
     if not rows:
         print("eval table is empty")
         return
-    print(f"\n{'category':24s} {'metric':12s} {'model':28s} {'value':>10s}")
-    for category, metric, model, value in rows:
-        print(f"{category:24s} {metric:12s} {model:28s} {value:10.4f}")
+    value = {(c, m, k): v for c, m, k, v in rows}
+    print(f"\n{'held-out category':36s} {'base ppl':>10s} {'trained ppl':>12s} {'loss delta':>11s}  (>0: forgot)")
+    for category in sorted({c for c, _, _, _ in rows}):
+        print(f"{category:36s} {value[category, 'base', 'perplexity']:10.3f} "
+              f"{value[category, 'checkpoint', 'perplexity']:12.3f} "
+              f"{value[category, 'checkpoint-vs-base', 'loss_delta']:+11.4f}")
 
 
 def cmd_ui(args) -> int:

@@ -59,14 +59,20 @@ def test_whole_graph_to_eval_table(home, tmp_path, long_context_tiny_model):
         "llm": LLMResource(model=str(long_context_tiny_model)),
         "configs": PipelineConfigs(directory=str(small_configs(tmp_path / "configs"))),
     }
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(category_partitions.name, CATEGORIES)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(category_partitions.name, CATEGORIES)
+        run_whole_graph(instance, resources)
+    check_outputs(home)
+
+
+def run_whole_graph(instance, resources):
 
     def run(groups, partition=None):
         result = dg.materialize(ASSETS, selection=dg.AssetSelection.groups(*groups), partition_key=partition,
                                 instance=instance, resources=resources)
         assert result.success
-        failed = [c.check_name for c in result.get_asset_check_evaluations() if not c.passed]
+        failed = [c.check_name for c in result.get_asset_check_evaluations()
+                  if not c.passed and c.severity == dg.AssetCheckSeverity.ERROR]
         assert failed == [], f"{groups} {partition}: checks failed {failed}"
         return result
 
@@ -76,7 +82,11 @@ def test_whole_graph_to_eval_table(home, tmp_path, long_context_tiny_model):
     for category in CATEGORIES:
         run(["scoring", "rewriting"], category)
     final = run(["mixture", "training", "evaluation"])
+    mat = final.asset_materializations_for_node("model__eval_table")[0]
+    assert "checkpoint ppl" in mat.metadata["eval_table"].value
 
+
+def check_outputs(home):
     lake = Lake(home)
     scored = lake.read("scored", "en_docs")
     assert set(scored.column("quality_bucket").to_pylist()) <= {"high", "mid", "low"}
@@ -87,5 +97,3 @@ def test_whole_graph_to_eval_table(home, tmp_path, long_context_tiny_model):
     for category in heldout_categories:
         for model in ("base", "checkpoint"):
             assert any(r[0] == model and r[1] == "perplexity" and r[2] == category and r[3] > 1 for r in rows)
-    mat = final.asset_materializations_for_node("model__eval_table")[0]
-    assert "checkpoint ppl" in mat.metadata["eval_table"].value

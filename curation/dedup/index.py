@@ -8,13 +8,13 @@ between the partition's spilled parquet and the index tables, under a memory lim
 so memory stays bounded as the index grows.
 """
 
-import fcntl
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+
+from curation.locks import exclusive_lock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -37,23 +37,8 @@ class DedupIndex:
         self.path = self.dir / "index.duckdb"
         self.lock_timeout_s = lock_timeout_s
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / "index.lock", "a+") as lock:
-            deadline = time.monotonic() + self.lock_timeout_s
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"dedup index {self.path} stayed locked {self.lock_timeout_s}s")
-                    time.sleep(0.05)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self):
+        return exclusive_lock(self.dir / "index.lock", self.lock_timeout_s, f"dedup index {self.path}")
 
     @contextmanager
     def update(self, index_version: str, memory_limit: str = "1GB") -> Iterator[duckdb.DuckDBPyConnection]:

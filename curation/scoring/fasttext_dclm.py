@@ -46,7 +46,6 @@ def train_dclm_fasttext(
     positives: Iterable[str], negatives: Iterable[str], out_dir: Path, cfg: DCLMTrainConfig = DCLMTrainConfig()
 ) -> tuple[Path, dict]:
     """Train the classifier; returns (model path, metrics with held-out accuracy/precision/recall/F1)."""
-    import fasttext
 
     t0 = time.perf_counter()
     pos = [t for t in (fasttext_line(x, cfg.max_chars) for x in positives) if t]
@@ -68,18 +67,7 @@ def train_dclm_fasttext(
         f.writelines(f"{label} {text}\n" for label, text in train)
         train_file = Path(f.name)
     try:
-        model = fasttext.train_supervised(
-            input=str(train_file),
-            wordNgrams=cfg.word_ngrams,
-            dim=cfg.dim,
-            epoch=cfg.epoch,
-            lr=cfg.lr,
-            minCount=cfg.min_count,
-            bucket=cfg.bucket,
-            seed=cfg.seed,
-            thread=1,
-            verbose=0,
-        )
+        model, lr = _train_halving_lr_on_nan(train_file, cfg)
     finally:
         train_file.unlink(missing_ok=True)
     path = out_dir / "dclm_fasttext.bin"
@@ -94,9 +82,30 @@ def train_dclm_fasttext(
         "positives": len(pos),
         "negatives": len(neg),
         **binary_metrics(truth, held_p >= 0.5),
+        "lr": lr,
         "train_seconds": round(time.perf_counter() - t0, 2),
     }
     return path, metrics
+
+
+def _train_halving_lr_on_nan(train_file: Path, cfg: DCLMTrainConfig, attempts: int = 3):
+    """fastText aborts with "Encountered NaN" when a high learning rate diverges (its FAQ: lower
+    the lr); retry at half the rate, a bounded number of times, and report the rate that trained."""
+    import fasttext
+
+    lr = cfg.lr
+    for attempt in range(attempts):
+        try:
+            model = fasttext.train_supervised(
+                input=str(train_file), wordNgrams=cfg.word_ngrams, dim=cfg.dim, epoch=cfg.epoch, lr=lr,
+                minCount=cfg.min_count, bucket=cfg.bucket, seed=cfg.seed, thread=1, verbose=0,
+            )
+            return model, lr
+        except RuntimeError as exc:
+            if "NaN" not in str(exc) or attempt == attempts - 1:
+                raise
+            lr /= 2
+    raise AssertionError("unreachable")
 
 
 def binary_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:

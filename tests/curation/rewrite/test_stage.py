@@ -185,3 +185,12 @@ def test_real_transformers_backend_on_a_tiny_model(tmp_path, tiny_llama_dir):
     calls = backend.counters.calls
     stats2, _, _ = run(tmp_path, docs, backend, config, name="again")
     assert backend.counters.calls == calls and stats2["cache_hits"] == 4
+
+
+def test_documents_over_the_length_budget_are_not_selected(tmp_path):
+    long_doc = " ".join(PARAGRAPHS)  # four paragraphs: over a one-chunk CPU budget
+    docs = table([PARAGRAPHS[0], long_doc], ["high", "high"])
+    config = replace(WRAP, selection=SelectionConfig(max_chars=len(PARAGRAPHS[0]) + 1))
+    stats, out, _ = run(tmp_path, docs, ScriptedBackend(paraphrase), config)
+    assert [r["id"] for r in written(out) if r["parent_id"]] == ["d0~wrap_medium"]
+    assert stats["skipped_by_reason"] == {"too_long_for_budget": 1}

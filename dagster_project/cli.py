@@ -35,6 +35,9 @@ def cmd_sample(args) -> int:
     caps = {} if args.max_docs is None else {"max_docs_per_category": args.max_docs or None}
     summary = build_sample_corpus(Lake(home_from_env()).landing, **caps)
     for category, info in sorted(summary["categories"].items()):
+        if not info["docs"]:
+            print(f"{category:12s} skipped: {'; '.join(info['unavailable'].values()) or 'no documents'}")
+            continue
         print(f"{category:12s} {info['docs']:6d} docs  {info['shards']:3d} shards  {info['bytes'] / 1e6:6.1f} MB")
     return 0
 

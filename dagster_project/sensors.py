@@ -39,7 +39,7 @@ def landing_snapshot(lake: LakeResource) -> tuple[dict[str, dict[str, str]], lis
 @dg.sensor(
     job=category_pipeline_job,
     minimum_interval_seconds=30,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    default_status=dg.DefaultSensorStatus.STOPPED,  # switch on in the UI (Automation); make demo runs directly
     description="Watches landing/: adds a category partition per new folder and runs each category whose shards "
     "are new or changed (run key from the shard fingerprints, so the same change never runs twice).",
 )

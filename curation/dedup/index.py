@@ -1,6 +1,6 @@
 """The global, incremental dedup index: kept documents' exact hashes, signatures and LSH band keys.
 
-Lives in ``state/dedup/index.duckdb``. One partition's update (retire its category's old entries, match
+Lives in ``state/deduped/index.duckdb``. One partition's update (retire its category's old entries, match
 against every other category, insert its survivors) runs in one DuckDB transaction under an exclusive
 ``fcntl`` lock, so partitions of different categories can run in parallel processes and still see each
 other's survivors: the second to take the lock deduplicates against the first. Matching is a DuckDB join

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import py3langid
 
 from curation.rewrite.prompts import PromptTemplate, normalize_text
+from curation.scoring import gopher_repetition
+from curation.scoring.text_stats import TextStats
 
 EMPTY = "empty_output"
 IDENTICAL = "identical_to_input"
@@ -17,7 +19,8 @@ PROMPT_ECHO = "prompt_echo"
 TOO_SHORT = "length_ratio_low"
 TOO_LONG = "length_ratio_high"
 LANGUAGE = "language_mismatch"
-REASONS = (EMPTY, IDENTICAL, PROMPT_ECHO, TOO_SHORT, TOO_LONG, LANGUAGE)
+REPETITIVE = "repetitive_output"
+REASONS = (EMPTY, IDENTICAL, PROMPT_ECHO, TOO_SHORT, TOO_LONG, LANGUAGE, REPETITIVE)
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,9 @@ class ValidationConfig:
     check_language: bool = True
     # py3langid is unreliable below a sentence; shorter outputs skip the language check (our choice)
     min_chars_for_language: int = 40
+    # small models loop ("The sentence is: ... The sentence is: ..."): a generation that fails the Gopher
+    # repetition rules (Rae et al. 2021, Table A1) the scoring stage applies, where its source passes, is dropped
+    check_repetition: bool = True
 
 
 def detect_language(text: str) -> str:
@@ -59,4 +65,12 @@ def validate_generation(
     checkable = config.check_language and len(output) >= config.min_chars_for_language
     if checkable and detect_language(output) != source_language:
         return LANGUAGE
+    # judged against the source: a faithful rewrite of a text that repeats a name may repeat it too
+    if config.check_repetition and repetition_failure(output) is not None and repetition_failure(source) is None:
+        return REPETITIVE
     return None
+
+
+def repetition_failure(text: str):
+    """The first Gopher repetition rule ``text`` fails (None when it passes)."""
+    return next(gopher_repetition.check(TextStats(text), gopher_repetition.GopherRepetitionConfig()), None)

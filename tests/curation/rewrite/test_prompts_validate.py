@@ -65,6 +65,11 @@ def test_bad_template_files_are_refused(tmp_path):
             ),
             "language_mismatch",
         ),
+        (
+            # the loop SmolLM2-135M fell into on Python's `if` reference paragraph
+            "The sentence is: the algorithm selects one of the suites. " * 3 + "The sentence is: the algorithm.",
+            "repetitive_output",
+        ),
         (PARAPHRASE, None),
     ],
 )

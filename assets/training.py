@@ -1,6 +1,7 @@
 """Whole-mixture assets: the token mixture, the continued-pretraining checkpoint, the eval table."""
 
 import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -29,8 +30,10 @@ def mixture_dir(lake: Lake) -> Path:
 
 def training_dir(lake: Lake) -> Path:
     """One training directory per mixture content: the same mixture resumes, a new one starts fresh."""
-    manifest = mixture_dir(lake) / "mixture_manifest.json"
-    digest = hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]
+    manifest = json.loads((mixture_dir(lake) / "mixture_manifest.json").read_text())
+    # the spec and the written index files define the training data; the stats also hold timings
+    content = json.dumps({"spec": manifest["spec"], "files": manifest["files"]}, sort_keys=True)
+    digest = hashlib.sha256(content.encode()).hexdigest()[:12]
     return lake.home / "models" / "checkpoints" / f"mixture-{digest}"
 
 

@@ -1,7 +1,6 @@
 """Blocking checks on ``corpus/rewritten``: synthetic documents valid and linked to a real parent."""
 
 import dagster as dg
-import pyarrow.compute as pc
 
 from curation.lake import Lake
 from dagster_project.checks.documents import check_frame, document_suite, drop_rate_check
@@ -39,7 +38,3 @@ def rewritten_check_results(lake: Lake, category: str, stats: dict) -> list[dg.A
     rate_stats = {"docs_in": attempted, "docs_out": stats["synthetic_docs"]}
     return [gx, drop_rate_check(REWRITTEN_KEY, rate_stats, check_thresholds()["rewritten"]["drop_rate"])]
 
-
-def count_synthetic(lake: Lake, category: str) -> int:
-    return sum(pc.sum(pc.is_valid(b.column("style"))).as_py() or 0
-               for b in lake.iter_batches("rewritten", category, columns=["style"]))

@@ -78,12 +78,22 @@ def explain_removal(lake: Lake, doc_id: str) -> dict | None:
         return None
     record = found[0]
     texts = find_texts(lake, [doc_id] + ([record["duplicate_of"]] if record["duplicate_of"] else []))
-    record["detail"] = json.loads(record["detail"]) if record["detail"] else None
+    record["detail"] = _parse_detail(record["detail"])
     record["text"] = truncate(texts.get(doc_id))
     record["duplicate_text"] = truncate(texts.get(record["duplicate_of"]))
     if len(found) > 1:
         record["also_dropped_by"] = [(r["stage"], r["reason"]) for r in found[1:]]
     return record
+
+
+def _parse_detail(detail: str | None):
+    """Dedup writes its detail as JSON, other stages as a sentence (e.g. a rule's value vs threshold)."""
+    if not detail:
+        return None
+    try:
+        return json.loads(detail)
+    except json.JSONDecodeError:
+        return detail
 
 
 def sample_removed_pairs(lake: Lake, category: str, n: int = 5, stage: str = "deduped") -> list[dict]:
@@ -127,9 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     if record["duplicate_of"]:
         sim = "" if record["similarity"] is None else f" (similarity {record['similarity']:.3f})"
         print(f"  duplicate of {record['duplicate_of']}{sim}")
-    print(f"  parameters: {record['param_version']}")
+    if record["param_version"]:
+        print(f"  parameters: {record['param_version']}")
     if record["detail"]:
-        print(f"  detail: {json.dumps(record['detail'])}")
+        detail = record["detail"]
+        print(f"  detail: {detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)}")
     print(f"  removed text: {record['text']}")
     if record["duplicate_of"]:
         print(f"  kept text:    {record['duplicate_text']}")

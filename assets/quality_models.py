@@ -47,9 +47,9 @@ def _reference(lake: Lake, config: dict) -> list[tuple[str, str, str]]:
 
 
 def _negatives(lake: Lake, config: dict, exclude: set[str]) -> list[tuple[str, str, str]]:
-    categories = [p.name for p in lake.stage_dir("deduped").iterdir() if p.is_dir() and not p.name.startswith(".")]
     n = config["negatives"]["docs_per_category"]
-    return sample_documents(lake, "deduped", sorted(categories), n, salt="negatives", exclude_ids=exclude)
+    return sample_documents(lake, "deduped", lake.stage_categories("deduped"), n, salt="negatives",
+                            exclude_ids=exclude)
 
 
 def _metrics_metadata(metrics: dict) -> dict:

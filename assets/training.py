@@ -37,11 +37,6 @@ def training_dir(lake: Lake) -> Path:
     return lake.home / "models" / "checkpoints" / f"mixture-{digest}"
 
 
-def rewritten_categories(lake: Lake) -> list[str]:
-    root = lake.stage_dir("rewritten")
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
-
-
 @dg.asset(
     key=MIXED_KEY,
     deps=[dg.AssetKey(["corpus", "rewritten"])],
@@ -67,8 +62,7 @@ def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLM
     data = lake.lake
     spec = load_mixture_spec(configs.path("mixture.yaml"))
     tokenizer = AutoTokenizer.from_pretrained(llm.model_dir(), local_files_only=True)
-    categories = rewritten_categories(data)
-    sources = {c: data.iter_batches("rewritten", c) for c in categories}
+    sources = {c: data.iter_batches("rewritten", c) for c in data.stage_categories("rewritten")}
     with PartitionWriter(data.drops_dir("mixed", "all"), DROP_SCHEMA) as drops_out:
         stats = build_mixture(sources, tokenizer, spec, mixture_dir(data), drops_writer=drops_out)
     lake.catalog.record_stage_stats("mixed", "all", stats["docs_in"], stats["docs_out"], stats, context.run_id)

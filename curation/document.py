@@ -5,7 +5,6 @@ add typed columns (scores, ``parent_id`` …) to the Arrow table; they never ren
 """
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -96,5 +95,3 @@ class SkipCounter:
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def to_json(self) -> str:
-        return json.dumps({"counts": self.counts, "examples": self.examples})

@@ -68,6 +68,13 @@ class Lake:
             return []
         return sorted(p.name for p in self.landing.iterdir() if p.is_dir())
 
+    def stage_categories(self, stage: str) -> list[str]:
+        """Categories a stage has written (hidden staging directories of running writers excluded)."""
+        root = self.stage_dir(stage)
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
     def files(self, stage: str, category: str) -> list[Path]:
         d = self.stage_dir(stage, category)
         return sorted(d.glob("*.parquet")) if d.is_dir() else []

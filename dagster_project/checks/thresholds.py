@@ -1,9 +1,10 @@
 import functools
-from pathlib import Path
 
 import yaml
 
-CHECKS_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "checks.yaml"
+from resources.configs import REPO_CONFIGS
+
+CHECKS_CONFIG = REPO_CONFIGS / "checks.yaml"
 
 
 @functools.cache

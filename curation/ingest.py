@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.document import DOC_SCHEMA, Drop, SkipCounter, drops_to_table, validate_category
@@ -146,7 +147,7 @@ def _ingest_shard(
         for batch in read_shard(path, category, shard, skips, limits):
             writer.write_batch(batch)
             docs += batch.num_rows
-            chars += sum(len(t) for t in batch.column("text").to_pylist())
+            chars += pc.sum(pc.utf8_length(batch.column("text"))).as_py() or 0
     tmp.replace(out_dir / f"{stem}.parquet")
 
     drops = [

@@ -8,8 +8,8 @@ from assets.metadata import counts_table
 from curation.dedup.config import DedupConfig
 from curation.dedup.stage import dedup_partition
 from curation.lake import stage_writers
-from dagster_project.checks.dedup import DEDUP_CHECK_SPECS, dedup_check_results
-from dagster_project.partitions import category_partitions
+from assets.deduped_checks import DEDUP_CHECK_SPECS, dedup_check_results
+from assets.partitions import category_partitions
 from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource

@@ -2,8 +2,8 @@ import dagster as dg
 
 from assets.metadata import counts_table, md_table
 from curation.ingest import ingest_category
-from dagster_project.checks.raw import RAW_CHECK_SPECS, raw_check_results
-from dagster_project.partitions import category_partitions
+from assets.raw_checks import RAW_CHECK_SPECS, raw_check_results
+from assets.partitions import category_partitions
 from resources.lake import LakeResource
 
 

@@ -3,8 +3,8 @@ import dagster as dg
 from assets.metadata import counts_table, md_table
 from curation.lake import stage_writers
 from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
-from dagster_project.checks.rewritten import REWRITTEN_CHECK_SPECS, rewritten_check_results
-from dagster_project.partitions import category_partitions
+from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
+from assets.partitions import category_partitions
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource

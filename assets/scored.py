@@ -4,8 +4,8 @@ from assets.metadata import counts_table, md_table
 from assets.quality_models import DCLM_KEY, EDU_KEY, KENLM_KEY, trained_model_paths
 from curation.lake import stage_writers
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
-from dagster_project.checks.scored import SCORED_CHECK_SPECS, scored_check_results
-from dagster_project.partitions import category_partitions
+from assets.scored_checks import SCORED_CHECK_SPECS, scored_check_results
+from assets.partitions import category_partitions
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource

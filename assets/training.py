@@ -14,7 +14,7 @@ from curation.mixture.spec import load_mixture_spec
 from curation.mixture.stage import build_mixture, read_heldout_texts, share_violations
 from curation.training.checkpoint import checkpoint_dir
 from curation.training.config import load_training_config
-from dagster_project.checks.thresholds import check_thresholds
+from assets.checks.thresholds import check_thresholds
 from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource

@@ -46,7 +46,7 @@ def cmd_demo(args) -> int:
     import dagster as dg
 
     from dagster_project.definitions import defs
-    from dagster_project.partitions import category_partitions
+    from assets.partitions import category_partitions
 
     started = time.perf_counter()
     if not args.skip_sample:

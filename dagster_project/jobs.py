@@ -1,6 +1,6 @@
 import dagster as dg
 
-from dagster_project.partitions import category_partitions
+from assets.partitions import category_partitions
 
 # Per-category stages run one run per category partition (sensor, schedule, backfills).
 category_pipeline_job = dg.define_asset_job(

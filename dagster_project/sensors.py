@@ -8,7 +8,7 @@ import dagster as dg
 from curation.document import InvalidCategoryError, validate_category
 from curation.readers import list_shards
 from dagster_project.jobs import category_pipeline_job
-from dagster_project.partitions import category_partitions
+from assets.partitions import category_partitions
 from resources.lake import LakeResource
 
 

@@ -4,18 +4,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_curation_never_imports_dagster():
-    offenders = []
-    for path in (ROOT / "curation").rglob("*.py"):
+def _imports(package: str) -> list[tuple[str, str]]:
+    """(file, imported module) for every import statement under ``package``."""
+    found = []
+    for path in (ROOT / package).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            names = []
             if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
+                found += [(str(path.relative_to(ROOT)), a.name) for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in {"dagster", "assets",
-                                                                                               "dagster_project"}]
-    assert offenders == []
+                found.append((str(path.relative_to(ROOT)), node.module))
+    return found
+
+
+def _offenders(package: str, forbidden: set[str]) -> list[str]:
+    return [f"{f}: {m}" for f, m in _imports(package) if m.split(".")[0] in forbidden]
+
+
+def test_curation_never_imports_dagster():
+    assert _offenders("curation", {"dagster", "assets", "dagster_project", "resources"}) == []
+
+
+def test_assets_never_import_the_definitions_package():
+    # dagster_project/ assembles Definitions from assets/; the arrow points one way only
+    assert _offenders("assets", {"dagster_project"}) == []
+    assert _offenders("resources", {"dagster_project", "assets"}) == []
 
 
 def test_definitions_load_with_expected_keys():

@@ -11,7 +11,7 @@ from curation.lake import Lake
 from curation.lm.models import build_tiny_llama
 from curation.sample_corpus import build_sample_corpus
 from dagster_project.definitions import ASSETS
-from dagster_project.partitions import category_partitions
+from assets.partitions import category_partitions
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource

@@ -7,7 +7,7 @@ import pytest
 from assets.raw import raw_corpus
 from curation.lake import Lake
 from curation.lineage import explain_removal
-from dagster_project.partitions import category_partitions
+from assets.partitions import category_partitions
 from resources.lake import LakeResource
 from tests.conftest import EN_DOCS, ZH_DOCS, write_jsonl
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 import dagster as dg
 
-from dagster_project.partitions import category_partitions
+from assets.partitions import category_partitions
 from dagster_project.schedules import category_backfill_schedule
 from dagster_project.sensors import new_shard_sensor
 from resources.lake import LakeResource

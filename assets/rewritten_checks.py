@@ -3,9 +3,9 @@
 import dagster as dg
 
 from curation.lake import Lake
-from dagster_project.checks.documents import check_frame, document_suite, drop_rate_check
-from dagster_project.checks.gx import expectations, run_suite
-from dagster_project.checks.thresholds import check_thresholds
+from assets.checks.documents import check_frame, document_suite, drop_rate_check
+from assets.checks.gx import expectations, run_suite
+from assets.checks.thresholds import check_thresholds
 
 REWRITTEN_KEY = dg.AssetKey(["corpus", "rewritten"])
 

@@ -5,8 +5,8 @@ import pyarrow as pa
 from curation.document import DOC_SCHEMA
 from curation.lake import Lake, PartitionWriter
 from curation.scoring import scored_schema
-from dagster_project.checks.documents import drop_rate_check
-from dagster_project.checks.scored import SCORED_KEY, scored_check_results
+from assets.checks.documents import drop_rate_check
+from assets.scored_checks import SCORED_KEY, scored_check_results
 
 
 def write_scored(home, category, n, quality, lang_mismatch=False, ppl=10.0):

@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.lake import Lake
-from dagster_project.checks.gx import expectations
+from assets.checks.gx import expectations
 
 
 def check_frame(

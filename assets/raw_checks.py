@@ -5,9 +5,9 @@ import dagster as dg
 from curation.document import DOC_SCHEMA
 from curation.ingest import IngestResult
 from curation.lake import Lake
-from dagster_project.checks.documents import check_frame, document_suite, schema_check
-from dagster_project.checks.gx import run_suite
-from dagster_project.checks.thresholds import check_thresholds
+from assets.checks.documents import check_frame, document_suite, schema_check
+from assets.checks.gx import run_suite
+from assets.checks.thresholds import check_thresholds
 
 RAW_KEY = dg.AssetKey(["corpus", "raw"])
 

@@ -1,4 +1,4 @@
-"""Blocking checks on ``corpus/raw``: a GX suite on the written partition + a stats bound."""
+"""Blocking checks on ``corpus/raw``: a GX suite on the written partition + a bound on lost input."""
 
 import dagster as dg
 
@@ -17,17 +17,52 @@ RAW_CHECK_SPECS = [
     dg.AssetCheckSpec("gx_documents_valid", asset=RAW_KEY, blocking=True,
                       description="GX suite: ids non-null and unique, text non-empty, category = partition."),
     dg.AssetCheckSpec("skipped_ratio_bounded", asset=RAW_KEY, blocking=True,
-                      description="Skipped input lines stay under checks.yaml raw.max_skipped_ratio."),
+                      description="Lost input stays under checks.yaml raw.max_skipped_ratio, judged in lost data, not "
+                      "lost files: documents lost over documents seen, and input bytes that yielded nothing "
+                      "(unreadable files, damaged stretches of compressed streams) over all input bytes. A truncated "
+                      "file fails it: what followed the cut cannot be counted."),
 ]
 
 
-def raw_check_results(lake: Lake, category: str, result: IngestResult) -> list[dg.AssetCheckResult]:
+def lost_data_problems(result: IngestResult, bound: float) -> list[str]:
+    """Each way the partition lost more than ``bound`` of its input, with the numbers."""
+    problems = []
+    seen = result.docs_total + result.skipped_total
+    if result.skipped_ratio > bound:
+        problems.append(f"lost {result.skipped_total} of {seen} documents ({result.skipped_ratio:.3g} > {bound:g})")
+    if result.lost_bytes_ratio > bound:
+        problems.append(f"lost {result.lost_bytes} of {result.bytes_total} input bytes ({result.lost_bytes_ratio:.3g} "
+                        f"> {bound:g}) in {', '.join(sorted(result.lost_bytes_by_reason))}")
+    for loss in result.unbounded_losses:
+        problems.append(f"{loss['file']} is truncated, loss not measurable: {loss['detail']}")
+    return problems
+
+
+def lost_data_check(result: IngestResult) -> dg.AssetCheckResult:
     bound = check_thresholds()["raw"]["max_skipped_ratio"]
+    seen = result.docs_total + result.skipped_total
+    metadata = {
+        "lost_documents": result.skipped_total, "documents_seen": seen,
+        "lost_documents_ratio": round(result.skipped_ratio, 4),
+        "lost_bytes": result.lost_bytes, "input_bytes": result.bytes_total,
+        "lost_bytes_ratio": round(result.lost_bytes_ratio, 4),
+        "truncated_files": len(result.unbounded_losses), "bound": bound,
+    }
+    if seen == 0 and result.bytes_total == 0:
+        return dg.AssetCheckResult(
+            asset_key=RAW_KEY, check_name="skipped_ratio_bounded", passed=False, severity=dg.AssetCheckSeverity.WARN,
+            description=f"nothing to judge: no shard in landing/{result.category}", metadata=metadata)
+    problems = lost_data_problems(result, bound)
+    description = "; ".join(problems) if problems else (
+        f"lost {result.skipped_total} of {seen} documents ({result.skipped_ratio:.3g}) and {result.lost_bytes} of "
+        f"{result.bytes_total} input bytes ({result.lost_bytes_ratio:.3g}), both <= {bound:g}")
+    return dg.AssetCheckResult(asset_key=RAW_KEY, check_name="skipped_ratio_bounded", passed=not problems,
+                               description=description[:2000], metadata=metadata)
+
+
+def raw_check_results(lake: Lake, category: str, result: IngestResult) -> list[dg.AssetCheckResult]:
     return [
         schema_check(lake, "raw", category, RAW_KEY, DOC_SCHEMA),
         run_suite("gx_documents_valid", RAW_KEY, check_frame(lake, "raw", category), document_suite(category)),
-        dg.AssetCheckResult(
-            asset_key=RAW_KEY, check_name="skipped_ratio_bounded", passed=result.skipped_ratio <= bound,
-            metadata={"skipped_ratio": result.skipped_ratio, "bound": bound, "skipped": result.skipped_total},
-        ),
+        lost_data_check(result),
     ]

@@ -6,13 +6,20 @@ Layout (DESIGN.md, data contract)::
     $HOME/lake/<stage>/<category>/*.parquet  documents kept by a stage
     $HOME/lake/drops/<stage>/<category>/*.parquet  what a stage removed, and why
     $HOME/state/...                          indexes and manifests a stage keeps between runs
-    $HOME/catalog.duckdb                     stats, lineage views, eval table
+    $HOME/state/locks/<stage>/<category>.lock one run per partition at a time
+    $HOME/state/<stage>/work/<category>/      a running partition's scratch (removed by its next run)
+    $HOME/models/                            packaged LMs, quality models, checkpoints
+    $HOME/catalog.duckdb                     stats, the drop ledger, lineage views, eval table
 
-Every write is a temp file in the target directory followed by ``os.replace``, so a reader
-never sees a half-written parquet file and a crash leaves the previous version intact.
+Every path under ``CORPUSFORGE_HOME`` is computed here (and ``home_from_env`` is the only reader
+of the variable). Every write is a temp file in the target directory followed by ``os.replace``,
+so a reader never sees a half-written parquet file and a crash leaves the previous version
+intact; the leftovers of a killed run are removed by the next run of the same partition, which
+is the only run that can tell they are stale (it holds the partition's lock).
 """
 
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -25,13 +32,23 @@ from typing import Self
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from curation.document import DROP_SCHEMA, validate_category
+from curation.document import DROP_SCHEMA, category_problem, validate_category
+from curation.locks import exclusive_lock
 
 DEFAULT_HOME = ".corpusforge"
+DROPS = "drops"  # lake/drops/<stage>/<category>: not a stage of its own
+# How long a run waits for another run of the same partition (the sensor and the schedule can
+# both launch one) before it gives up with a clear message; a whole-category dedup takes minutes.
+PARTITION_LOCK_TIMEOUT_S = 3600.0
 
 
 def home_from_env() -> Path:
+    """The data root: ``$CORPUSFORGE_HOME``, else ``./.corpusforge`` (the only reader of the variable)."""
     return Path(os.environ.get("CORPUSFORGE_HOME", DEFAULT_HOME)).resolve()
+
+
+class PartitionBusyError(TimeoutError):
+    """Another run is writing the same stage partition and did not finish in time."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,26 @@ class Lake:
     def catalog_path(self) -> Path:
         return self.home / "catalog.duckdb"
 
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    def quality_model_dir(self, name: str) -> Path:
+        return self.models_dir / "quality" / name
+
+    def checkpoints_dir(self) -> Path:
+        return self.models_dir / "checkpoints"
+
+    def mixture_dir(self) -> Path:
+        return self.home / "lake" / "mixed"
+
+    def landing_dir(self, category: str) -> Path:
+        return self.landing / validate_category(category)
+
     def stage_dir(self, stage: str, category: str | None = None) -> Path:
         base = self.home / "lake" / stage
         return base / validate_category(category) if category is not None else base
@@ -62,11 +99,91 @@ class Lake:
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def work_dir(self, stage: str, category: str) -> Path:
+        """Scratch space of one partition's run (its next run removes what a killed run left)."""
+        path = self.state_dir(stage, "work", validate_category(category))
+        return path
+
     def landing_categories(self) -> list[str]:
-        """Category folders in landing, names unchecked (callers validate and report)."""
+        """Category folders in landing that are categories (``document.category_problem``: dot-folders
+        and names outside the rule are not; ``refused_landing_folders`` says why)."""
+        return [name for name in self._landing_folders() if category_problem(name) is None]
+
+    def refused_landing_folders(self) -> list[tuple[str, str]]:
+        """(folder, reason) for every landing folder that is not a category, to report to the user."""
+        return [(name, problem) for name in self._landing_folders() if (problem := category_problem(name))]
+
+    def _landing_folders(self) -> list[str]:
         if not self.landing.is_dir():
             return []
         return sorted(p.name for p in self.landing.iterdir() if p.is_dir())
+
+    def stage_names(self) -> list[str]:
+        """Stages with output in the lake (folders under ``lake/``, drops excluded)."""
+        root = self.home / "lake"
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name != DROPS and category_problem(p.name) is None)
+
+    def drop_stages(self) -> list[str]:
+        root = self.home / "lake" / DROPS
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+    def drop_files(self, stage: str, category: str) -> list[Path]:
+        d = self.drops_dir(stage, category)
+        return sorted(d.glob("*.parquet")) if d.is_dir() else []
+
+    def all_drop_files(self) -> list[Path]:
+        """Every committed drop file of every stage and category (staging directories excluded)."""
+        files = []
+        for stage in self.drop_stages():
+            root = self.home / "lake" / DROPS / stage
+            for category in sorted(p.name for p in root.iterdir() if p.is_dir() and category_problem(p.name) is None):
+                files += self.drop_files(stage, category)
+        return files
+
+    def document_files(self) -> list[Path]:
+        """Every committed document file of every stage and category (what lineage reads texts from)."""
+        return [f for stage in self.stage_names() for c in self.stage_categories(stage) for f in self.files(stage, c)]
+
+    @contextmanager
+    def partition_lock(self, stage: str, category: str, timeout_s: float = PARTITION_LOCK_TIMEOUT_S) -> Iterator[None]:
+        """One run of a stage partition at a time, across processes (``fcntl.flock``): a second run
+        waits for the first, or gives up after ``timeout_s`` with a ``PartitionBusyError`` that says so."""
+        path = self.state_dir("locks", stage) / f"{validate_category(category)}.lock"
+        try:
+            with exclusive_lock(path, timeout_s, f"partition {stage}/{category}"):
+                yield
+        except TimeoutError as exc:
+            if isinstance(exc, PartitionBusyError) or "stayed locked" not in str(exc):
+                raise
+            raise PartitionBusyError(
+                f"{stage}/{category} is being written by another run ({exc}); runs of one partition are "
+                f"serialized and this one gave up waiting after {timeout_s:.0f}s: re-run it when the other has "
+                "finished") from None
+
+    def remove_stale_leftovers(self, stage: str, category: str) -> list[str]:
+        """Delete what killed runs of this partition left behind (staging and old-version folders
+        beside the partition and its drops, hidden temp files inside them, the scratch work folder).
+        Call only while holding ``partition_lock``: then nothing of this partition is in flight."""
+        validate_category(category)
+        removed = []
+        beside = re.compile(rf"^\.{re.escape(category)}\.(staging|old)-[0-9a-f]{{8}}$")
+        legacy_work = re.compile(rf"^work-{re.escape(category)}-[a-z0-9_]{{8}}$")  # before work_dir existed
+        for parent, pattern in ((self.stage_dir(stage), beside), (self.home / "lake" / DROPS / stage, beside),
+                                (self.home / "state" / stage, legacy_work)):
+            if parent.is_dir():
+                for entry in parent.iterdir():
+                    if pattern.match(entry.name):
+                        removed.append(_remove(entry))
+        for folder in (self.stage_dir(stage, category), self.drops_dir(stage, category),
+                       self.home / "state" / stage / category):
+            if folder.is_dir():
+                removed += [_remove(f) for f in folder.glob(".*.tmp")]
+        work = self.home / "state" / stage / "work" / category
+        if work.is_dir():
+            removed += [_remove(entry) for entry in work.iterdir()]
+        return removed
 
     def stage_categories(self, stage: str) -> list[str]:
         """Categories a stage has written (hidden staging directories of running writers excluded)."""
@@ -106,13 +223,29 @@ class Lake:
         return sum(pq.ParquetFile(f).metadata.num_rows for f in self.files(stage, category))
 
 
+def _remove(path: Path) -> str:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+    return str(path)
+
+
+def write_parquet(table: pa.Table, path: str | Path) -> None:
+    """``pq.write_table``, except that an empty table is written with no row group at all: a file
+    holding one 0-row row group makes HF ``datasets`` fail ("BatchSize must be greater than 0")."""
+    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+        if table.num_rows:
+            writer.write_table(table)
+
+
 def write_parquet_atomic(path: Path, table: pa.Table) -> Path:
     """Write ``table`` to ``path`` via a temp file + rename in the same directory."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        write_parquet(table, tmp)
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; lake files are meant to be shared
         os.replace(tmp, path)
     except BaseException:
@@ -142,7 +275,7 @@ class PartitionWriter:
     """
 
     def __init__(self, target_dir: Path, schema: pa.Schema, rows_per_file: int = 50_000):
-        self.target_dir = target_dir
+        self.target_dir = Path(target_dir)
         self.schema = schema
         self.rows_per_file = rows_per_file
         target_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -178,8 +311,8 @@ class PartitionWriter:
     def commit(self) -> Path:
         if self._writer is not None:
             self._writer.close()
-        if self._file_index == 0:  # an empty partition is still a valid, readable output
-            pq.write_table(self.schema.empty_table(), self._staging / "part-00000.parquet")
+        if self._file_index == 0:  # an empty partition is still a valid, readable output (no row group)
+            write_parquet(self.schema.empty_table(), self._staging / "part-00000.parquet")
         return replace_dir(self._staging, self.target_dir)
 
     def abort(self) -> None:
@@ -198,17 +331,35 @@ class PartitionWriter:
 
 
 @contextmanager
-def stage_writers(lake: Lake, stage: str, category: str, schema: pa.Schema) -> Iterator[
-        tuple[PartitionWriter, PartitionWriter]]:
+def stage_writers(lake: Lake, stage: str, category: str, schema: pa.Schema,
+                  lock_timeout_s: float = PARTITION_LOCK_TIMEOUT_S) -> Iterator[tuple[PartitionWriter, PartitionWriter]]:
     """The kept-documents and drop-record writers of one stage partition: both are swapped in
-    on success, both discarded on error, so documents and their drop records never disagree."""
-    out = PartitionWriter(lake.stage_dir(stage, category), schema)
-    drops = PartitionWriter(lake.drops_dir(stage, category), DROP_SCHEMA)
-    try:
-        yield out, drops
-    except BaseException:
-        out.abort()
-        drops.abort()
-        raise
-    out.commit()
-    drops.commit()
+    on success, both discarded on error, so documents and their drop records never disagree.
+
+    The partition is held under its lock for the whole run (a second run of it waits, or is
+    refused after ``lock_timeout_s``), a killed run's leftovers are removed first (listed in
+    ``out.stale_leftovers_removed``), and the committed drops are indexed in the catalog, the
+    ledger ``corpusforge why`` reads."""
+    with lake.partition_lock(stage, category, lock_timeout_s):
+        stale = lake.remove_stale_leftovers(stage, category)
+        out = PartitionWriter(lake.stage_dir(stage, category), schema)
+        drops = PartitionWriter(lake.drops_dir(stage, category), DROP_SCHEMA)
+        out.stale_leftovers_removed = stale
+        try:
+            yield out, drops
+        except BaseException:
+            out.abort()
+            drops.abort()
+            raise
+        out.commit()
+        drops.commit()
+        index_drops(lake, stage, category)
+
+
+def index_drops(lake: Lake, stage: str, category: str) -> None:
+    """Refresh the catalog's drop-ledger rows of one partition from its drop files (the source of truth)."""
+    from curation.catalog import Catalog  # the catalog builds on the lake, not the other way round
+
+    catalog = Catalog(lake.catalog_path)
+    catalog.index_drops(stage, category, lake.drop_files(stage, category))
+    catalog.refresh_documents_view(lake.document_files())

@@ -1,8 +1,10 @@
-"""Why was document X removed, by any stage? Drop records joined with the texts of both documents.
+"""Why was document X removed, by any stage? The catalog's drop ledger joined with the texts of both documents.
 
-``explain_removal`` looks the id up in every stage's drop records (``lake/drops/<stage>/<category>``) and
-finds the texts in the lake's stage outputs (any stage that still holds them, e.g. the raw partition for
-the removed document and the deduped partition for its survivor).
+``explain_removal`` looks the id up in the DuckDB catalog's ``drop_ledger`` (indexed from every stage's
+drop files, ``lake/drops/<stage>/<category>``, each time a stage commits them) and finds the texts through
+the catalog's ``documents`` view over the lake's stage outputs (the raw partition for the removed document,
+the deduped partition for its survivor). A home whose ledger was never built (drop files written before the
+ledger existed) is indexed once from the drop files, the source of truth.
 
 CLI: ``python -m curation.lineage --home DIR DOC_ID``.
 """
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from curation.catalog import Catalog
 from curation.lake import Lake
 
 _TRUNCATE = 300
@@ -27,57 +30,52 @@ def truncate(text: str | None, limit: int = _TRUNCATE) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _parquet_files(root: Path, exclude_drops: bool) -> list[str]:
-    if not root.is_dir():
-        return []
-    files = []
-    for f in sorted(root.glob("*/*/*.parquet")):
-        parts = f.relative_to(root).parts
-        if any(p.startswith(".") for p in parts) or (exclude_drops and parts[0] == "drops"):
-            continue  # staging directories of writers still running, or drop records
-        files.append(str(f))
-    return files
-
-
 def find_texts(lake: Lake, doc_ids: Iterable[str]) -> dict[str, str]:
-    """Texts of the given ids from any stage output in the lake (first found wins)."""
+    """Texts of the given ids read straight from the lake's stage outputs (first found wins)."""
     ids = sorted(set(doc_ids))
-    files = _parquet_files(lake.home / "lake", exclude_drops=True)
+    files = [str(f) for f in lake.document_files()]
     if not ids or not files:
         return {}
-    con = duckdb.connect()
-    try:
+    with duckdb.connect() as con:
         rows = con.execute("SELECT id, any_value(text) FROM read_parquet(?, union_by_name = true) "
                            "WHERE id IN (SELECT unnest(?)) GROUP BY id", [files, ids]).fetchall()
-    finally:
-        con.close()
     return dict(rows)
 
 
-def _drops_where(lake: Lake, where: str, params: list, limit: int | None = None) -> list[dict]:
-    files = _parquet_files(lake.home / "lake" / "drops", exclude_drops=False)
-    if not files:
-        return []
-    con = duckdb.connect()
+def reindex(lake: Lake) -> int:
+    """Rebuild the whole drop ledger and the documents view from the lake; returns the ledger's row count."""
+    catalog = Catalog(lake.catalog_path)
+    for stage in lake.drop_stages():
+        root = lake.home / "lake" / "drops" / stage
+        for category in sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            catalog.index_drops(stage, category, lake.drop_files(stage, category))
+    catalog.refresh_documents_view(lake.document_files())
+    return catalog.query("SELECT count(*) FROM drop_ledger")[0][0]
+
+
+def _catalog(lake: Lake) -> Catalog:
+    catalog = Catalog(lake.catalog_path)
+    if not catalog.query("SELECT count(*) FROM drop_ledger")[0][0] and lake.all_drop_files():
+        reindex(lake)  # a home from before the ledger: index it once
+    return catalog
+
+
+def _texts(lake: Lake, catalog: Catalog, ids: list[str]) -> dict[str, str]:
     try:
-        sql = (f"SELECT doc_id, category, stage, reason, duplicate_of, similarity, detail, param_version "
-               f"FROM read_parquet(?, union_by_name = true) WHERE {where} ORDER BY reason, doc_id")
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        cur = con.execute(sql, [files, *params])
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-    finally:
-        con.close()
+        return catalog.texts(ids)
+    except duckdb.IOException:  # a partition was rewritten with other file names since the view was built
+        catalog.refresh_documents_view(lake.document_files())
+        return catalog.texts(ids)
 
 
 def explain_removal(lake: Lake, doc_id: str) -> dict | None:
     """The drop record of ``doc_id`` plus both texts side by side (truncated); None if it was never removed."""
-    found = _drops_where(lake, "doc_id = ?", [doc_id])
+    catalog = _catalog(lake)
+    found = catalog.drops_of(doc_id)
     if not found:
         return None
     record = found[0]
-    texts = find_texts(lake, [doc_id] + ([record["duplicate_of"]] if record["duplicate_of"] else []))
+    texts = _texts(lake, catalog, [doc_id] + ([record["duplicate_of"]] if record["duplicate_of"] else []))
     record["detail"] = _parse_detail(record["detail"])
     record["text"] = truncate(texts.get(doc_id))
     record["duplicate_text"] = truncate(texts.get(record["duplicate_of"]))
@@ -98,7 +96,7 @@ def _parse_detail(detail: str | None):
 
 def sample_removed_pairs(lake: Lake, category: str, n: int = 5, stage: str = "deduped") -> list[dict]:
     """``n`` removed duplicates of a category beside what they duplicate (for the asset's metadata)."""
-    records = _drops_where(lake, "category = ? AND stage = ? AND duplicate_of IS NOT NULL", [category, stage], n)
+    records = _catalog(lake).drops_where("category = ? AND stage = ? AND duplicate_of IS NOT NULL", [category, stage], n)
     texts = find_texts(lake, [r["doc_id"] for r in records] + [r["duplicate_of"] for r in records])
     return [{"doc_id": r["doc_id"], "duplicate_of": r["duplicate_of"], "reason": r["reason"],
              "similarity": None if r["similarity"] is None else round(r["similarity"], 3),
@@ -126,9 +124,12 @@ def pairs_markdown(pairs: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Explain why a document was removed.")
     parser.add_argument("--home", type=Path, default=None, help="CORPUSFORGE_HOME (default: $CORPUSFORGE_HOME)")
+    parser.add_argument("--reindex", action="store_true", help="rebuild the catalog's drop ledger from the drop files")
     parser.add_argument("doc_id")
     args = parser.parse_args(argv)
     lake = Lake(args.home.resolve()) if args.home else Lake.from_env()
+    if args.reindex:
+        print(f"drop ledger rebuilt: {reindex(lake)} drop records")
     record = explain_removal(lake, args.doc_id)
     if record is None:
         print(f"{args.doc_id}: not removed by any stage under {lake.home}")

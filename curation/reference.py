@@ -1,15 +1,15 @@
 """Deterministic samples of lake documents: reference (positive) and pool (negative) sets
 for training the quality models (DCLM trains on reference vs raw pool, Li et al. 2024)."""
 
-import hashlib
 import heapq
 from collections.abc import Iterable
 
+from curation.hashing import hash_bytes
 from curation.lake import Lake
 
 
 def _rank(doc_id: str, salt: str) -> bytes:
-    return hashlib.blake2b(f"{salt}:{doc_id}".encode(), digest_size=8).digest()
+    return hash_bytes(doc_id, salt)
 
 
 def sample_documents(

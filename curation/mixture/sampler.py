@@ -4,7 +4,6 @@ Every decision is a function of (seed, document id), never of input order or of 
 machine ran it, so a re-run gives the same mixture and the held-out set is stable.
 """
 
-import hashlib
 import heapq
 import math
 from collections.abc import Iterator
@@ -12,11 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curation.hashing import unit_hash as stable_unit_hash
+
 
 def unit_hash(doc_id: str, seed: int, purpose: str) -> float:
     """A uniform number in [0, 1) fixed by (seed, purpose, id); different purposes are independent."""
-    digest = hashlib.blake2b(f"{seed}\x1f{purpose}\x1f{doc_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") / 2**64
+    return stable_unit_hash(doc_id, str(seed), purpose)
 
 
 class HeldoutSelector:

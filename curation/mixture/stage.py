@@ -14,7 +14,6 @@ document once into a scratch indexed dataset per category and picks the held-out
 copies the sampled documents (repeated or subsampled) into the final per-category datasets.
 """
 
-import hashlib
 import json
 import shutil
 import time
@@ -29,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from curation.document import Drop, InvalidCategoryError, drops_to_table, validate_category
+from curation.hashing import file_sha256
 from curation.lake import PartitionWriter, replace_dir
 from curation.mixture.megatron import (
     IndexedDataset,
@@ -96,12 +96,7 @@ def _mixture_category(category: str, style: str | None) -> str:
     return synthetic_category(category, style) if style else validate_category(category)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+_sha256 = file_sha256  # the one file hasher (curation/hashing.py)
 
 
 def build_mixture(

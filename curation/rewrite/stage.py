@@ -7,7 +7,6 @@ Memory is bounded by one input batch: each batch is selected, generated and writ
 before the next is read.
 """
 
-import hashlib
 import json
 import re
 import statistics
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from curation.document import Drop, drops_to_table, validate_category
+from curation.hashing import unit_hash
 from curation.lake import PartitionWriter
 from curation.lm.generation import LLMBackend
 from curation.rewrite.cache import GenerationCache, generation_key
@@ -113,7 +113,7 @@ class _Stats:
 
 
 def _hash_fraction(doc_id: str) -> float:
-    return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big") / 2**64
+    return unit_hash(doc_id)
 
 
 class _Selector:

@@ -13,6 +13,8 @@ from functools import cached_property
 
 import numpy as np
 
+from curation.hashing import word_hashes
+
 # CJK unified ideographs (+ext A, compatibility), kana and hangul: one "word" per character.
 CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
 CJK_CHAR_RE = re.compile(f"[{CJK_RANGES}]")
@@ -127,7 +129,7 @@ class TextStats:
 
     @cached_property
     def _word_hashes(self) -> np.ndarray:
-        return np.fromiter(map(hash, self.words), dtype=np.int64, count=len(self.words)).view(np.uint64)
+        return word_hashes(self.words)  # stable across processes: hash() is salted per run
 
     @cached_property
     def _word_lengths(self) -> np.ndarray:

@@ -6,24 +6,16 @@ base model, losses, wall time). It is written to a staging folder and swapped in
 mid-save leaves the previous checkpoint intact.
 """
 
-import hashlib
 import json
 import uuid
 from pathlib import Path
 
+from curation.hashing import file_sha256  # re-exported: train.py imports it from here
 from curation.lake import replace_dir
 
 CHECKPOINT_DIR = "checkpoint"
 CHECKPOINT_JSON = "corpusforge_checkpoint.json"
 OPTIMIZER_FILE = "optimizer.pt"
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def checkpoint_dir(out_dir: Path) -> Path:

@@ -52,6 +52,8 @@ def deduped_corpus(
             "dagster/row_count": stats["docs_out"],
             "docs_in": stats["docs_in"],
             "removed": stats["docs_in"] - stats["docs_out"],
+            "removed_within_category": stats["dropped_within_category"],
+            "removed_as_cross_category_duplicates": stats["dropped_cross_category"],
             "drop_rate": 1 - stats["docs_out"] / stats["docs_in"] if stats["docs_in"] else 0.0,
             "drops_by_reason": counts_table(stats["drops_by_reason"], total=stats["docs_in"]),
             "removed_pairs_sample": dg.MetadataValue.md(stats["sample_pairs_markdown"]),

@@ -24,7 +24,7 @@ def quality_models_config(configs: PipelineConfigs) -> dict:
 
 
 def model_dir(lake: Lake, name: str) -> Path:
-    return lake.home / "models" / "quality" / name
+    return lake.quality_model_dir(name)
 
 
 def fresh_model_dir(lake: Lake, name: str) -> Path:

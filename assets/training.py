@@ -25,7 +25,7 @@ EVAL_KEY = dg.AssetKey(["model", "eval_table"])
 
 
 def mixture_dir(lake: Lake) -> Path:
-    return lake.home / "lake" / "mixed"
+    return lake.mixture_dir()
 
 
 def training_dir(lake: Lake) -> Path:
@@ -34,7 +34,7 @@ def training_dir(lake: Lake) -> Path:
     # the spec and the written index files define the training data; the stats also hold timings
     content = json.dumps({"spec": manifest["spec"], "files": manifest["files"]}, sort_keys=True)
     digest = hashlib.sha256(content.encode()).hexdigest()[:12]
-    return lake.home / "models" / "checkpoints" / f"mixture-{digest}"
+    return lake.checkpoints_dir() / f"mixture-{digest}"
 
 
 @dg.asset(

@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from curation.locks import exclusive_lock
+from curation.sql import sql_string
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stage_stats (
@@ -64,11 +65,6 @@ CREATE OR REPLACE VIEW drops_by_reason AS
 _DROP_COLUMNS = "doc_id, category, stage, reason, duplicate_of, similarity, detail, param_version"
 _EMPTY_DOCUMENTS = "SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS text, NULL::VARCHAR AS category, " \
                    "NULL::VARCHAR AS stage WHERE false"
-
-
-def sql_string(value: str) -> str:
-    """A SQL string literal (for DDL, where DuckDB takes no bound parameters)."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 class Catalog:

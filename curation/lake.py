@@ -133,18 +133,21 @@ class Lake:
         d = self.drops_dir(stage, category)
         return sorted(d.glob("*.parquet")) if d.is_dir() else []
 
+    def drop_categories(self, stage: str) -> list[str]:
+        """Categories with drop records of ``stage`` (staging directories of running writers excluded)."""
+        root = self.home / "lake" / DROPS / stage
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and category_problem(p.name) is None) \
+            if root.is_dir() else []
+
     def all_drop_files(self) -> list[Path]:
-        """Every committed drop file of every stage and category (staging directories excluded)."""
-        files = []
-        for stage in self.drop_stages():
-            root = self.home / "lake" / DROPS / stage
-            for category in sorted(p.name for p in root.iterdir() if p.is_dir() and category_problem(p.name) is None):
-                files += self.drop_files(stage, category)
-        return files
+        """Every committed drop file of every stage and category."""
+        return [f for stage in self.drop_stages() for c in self.drop_categories(stage) for f in self.drop_files(stage, c)]
 
     def document_files(self) -> list[Path]:
-        """Every committed document file of every stage and category (what lineage reads texts from)."""
-        return [f for stage in self.stage_names() for c in self.stage_categories(stage) for f in self.files(stage, c)]
+        """Every committed file of documents (``id`` and ``text`` columns) of every stage and category: what
+        lineage reads texts from (the mixture's sample lists, keyed by ``doc_id``, are not documents)."""
+        files = [f for stage in self.stage_names() for c in self.stage_categories(stage) for f in self.files(stage, c)]
+        return [f for f in files if {"id", "text"} <= set(pq.read_schema(f).names)]
 
     @contextmanager
     def partition_lock(self, stage: str, category: str, timeout_s: float = PARTITION_LOCK_TIMEOUT_S) -> Iterator[None]:
@@ -190,7 +193,7 @@ class Lake:
         root = self.stage_dir(stage)
         if not root.is_dir():
             return []
-        return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(p.name for p in root.iterdir() if p.is_dir() and category_problem(p.name) is None)
 
     def files(self, stage: str, category: str) -> list[Path]:
         d = self.stage_dir(stage, category)

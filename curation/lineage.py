@@ -46,8 +46,7 @@ def reindex(lake: Lake) -> int:
     """Rebuild the whole drop ledger and the documents view from the lake; returns the ledger's row count."""
     catalog = Catalog(lake.catalog_path)
     for stage in lake.drop_stages():
-        root = lake.home / "lake" / "drops" / stage
-        for category in sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for category in lake.drop_categories(stage):
             catalog.index_drops(stage, category, lake.drop_files(stage, category))
     catalog.refresh_documents_view(lake.document_files())
     return catalog.query("SELECT count(*) FROM drop_ledger")[0][0]

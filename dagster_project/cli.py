@@ -22,7 +22,7 @@ def prepare_environment() -> Path:
     os.environ["CORPUSFORGE_HOME"] = str(home)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(home / "dagster")))
+    dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(Lake(home).dagster_home)))
     dagster_home.mkdir(parents=True, exist_ok=True)
     if not (dagster_home / "dagster.yaml").exists():
         (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from curation.lake import home_from_env
+from curation.lake import Lake, home_from_env
 
 
 class LLMResource(dg.ConfigurableResource):
@@ -22,7 +22,7 @@ class LLMResource(dg.ConfigurableResource):
     def model_dir(self) -> Path:
         from curation.lm.models import materialize_model
 
-        cache = Path(self.cache_dir) if self.cache_dir else home_from_env() / "models"
+        cache = Path(self.cache_dir) if self.cache_dir else Lake(home_from_env()).models_dir
         return materialize_model(self.model, cache)
 
     def make_backend(self):

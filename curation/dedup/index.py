@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from curation.locks import exclusive_lock
+from curation.sql import sql_string
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -46,8 +47,8 @@ class DedupIndex:
         with self._locked():
             con = duckdb.connect(str(self.path))
             try:
-                con.execute(f"SET memory_limit = '{memory_limit}'")
-                con.execute(f"SET temp_directory = '{self.dir / 'duckdb_tmp'}'")
+                con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
+                con.execute(f"SET temp_directory = {sql_string(self.dir / 'duckdb_tmp')}")
                 con.execute("SET preserve_insertion_order = false")
                 con.execute(_SCHEMA)
                 self._check_version(con, index_version)

@@ -38,6 +38,7 @@ from curation.dedup.shingles import shingle_batch
 from curation.document import Drop, drops_to_table, validate_category
 from curation.lake import Lake, PartitionWriter
 from curation.lineage import find_texts, pairs_markdown, truncate
+from curation.sql import sql_string
 
 STAGE = "deduped"  # the asset and drop records share this name
 EXACT, NEAR, SEMANTIC, EMPTY = "exact_duplicate", "near_duplicate", "semantic_duplicate", "empty_text"
@@ -283,8 +284,8 @@ def _semantic_pass(spill, removed_rows: set[int], keys_by_row, config, embedder,
     con = duckdb.connect()
     try:
         def chunks():
-            sql = (f"SELECT {_ROW}, text FROM read_parquet('{spill.input_path}') ORDER BY {_ROW}")
-            for b in con.sql(sql).to_arrow_reader(config.semantic_batch_size):
+            sql = f"SELECT {_ROW}, text FROM read_parquet(?) ORDER BY {_ROW}"
+            for b in con.sql(sql, params=[str(spill.input_path)]).to_arrow_reader(config.semantic_batch_size):
                 r = b.column(0).to_numpy()
                 live = np.array([int(x) not in removed_rows for x in r], dtype=bool)
                 texts = [t for t, ok in zip(b.column(1).to_pylist(), live) if ok]
@@ -327,7 +328,7 @@ def dedup_partition(
                      "verify_threshold": round(verify_threshold(config), 4)},
              "param_version": config.param_version, "candidate_pairs": 0, "candidate_pairs_vs_index": 0,
              "verified_pairs": 0, "near_clusters": 0}
-    workdir = Path(tempfile.mkdtemp(prefix=f"work-{category}-", dir=lake.state_dir(STAGE)))
+    workdir = Path(tempfile.mkdtemp(prefix="work-", dir=lake.work_dir(STAGE, category)))  # its next run cleans it
     try:
         spill = _Spill(workdir, config)
         empty_drops: list[Drop] = []
@@ -338,8 +339,8 @@ def dedup_partition(
         t_sig = time.perf_counter()
 
         with index.update(config.index_version, config.duckdb_memory_limit) as con:
-            con.execute(f"CREATE TEMP VIEW new_docs AS SELECT * FROM read_parquet('{spill.docs_path}')")
-            con.execute(f"CREATE TEMP VIEW new_bands AS SELECT * FROM read_parquet('{spill.bands_path}')")
+            con.execute(f"CREATE TEMP VIEW new_docs AS SELECT * FROM read_parquet({sql_string(spill.docs_path)})")
+            con.execute(f"CREATE TEMP VIEW new_bands AS SELECT * FROM read_parquet({sql_string(spill.bands_path)})")
             stats["index_docs_before"] = con.execute("SELECT count(*) FROM docs WHERE category <> ?",
                                                      [category]).fetchone()[0]
             stats["index_docs_retired"] = con.execute("SELECT count(*) FROM docs WHERE category = ?",
@@ -349,6 +350,8 @@ def dedup_partition(
             _exact_duplicates(con, config)
             exact = con.execute(f"SELECT {_ROW}, doc_id, duplicate_of, in_index FROM exact_drop").fetchall()
             near = _near_duplicates(con, config, stats)
+            # a duplicate of a document another category kept first (issue 15.8: judged apart)
+            stats["dropped_cross_category"] = sum(bool(e[3]) for e in exact) + sum(bool(d["in_index"]) for d in near)
             removed_rows = {r for r, *_ in exact} | {d["row"] for d in near}
             con.register("removed", pa.table({"r": np.array(sorted(removed_rows), dtype=np.int64)}))
             con.execute(f"INSERT INTO docs SELECT doc_id, ?, exact_hash, n_chars, sig FROM new_docs "
@@ -377,6 +380,7 @@ def dedup_partition(
         stats["docs_out"] = _write_kept(spill, removed_rows, stats["docs_in"], out)
         drops_out.write(drops_to_table(drops))
         stats["drops_by_reason"] = _count_reasons(drops)
+        stats["dropped_within_category"] = len(drops) - stats["dropped_cross_category"]
         stats["sample_pairs"] = _sample_pairs(lake, spill, drops)
         stats["sample_pairs_markdown"] = pairs_markdown(stats["sample_pairs"])
         t_end = time.perf_counter()

@@ -53,7 +53,9 @@ def cmd_demo(args) -> int:
         cmd_sample(args)
     lake = Lake(home_from_env())
     instance = dg.DagsterInstance.get()
-    categories = sorted(_valid(lake.landing_categories()))
+    for name, reason in lake.refused_landing_folders():
+        print(f"skipping landing folder {name!r}: {reason}", file=sys.stderr)
+    categories = lake.landing_categories()
     known = set(instance.get_dynamic_partitions(category_partitions.name))
     instance.add_dynamic_partitions(category_partitions.name, [c for c in categories if c not in known])
 
@@ -83,18 +85,6 @@ def _report_failure(result) -> None:
             evaluation = event.event_specific_data
             print(f"  check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: "
                   f"{ {k: v.value for k, v in evaluation.metadata.items()} }", file=sys.stderr)
-
-
-def _valid(names: list[str]) -> set[str]:
-    from curation.document import InvalidCategoryError, validate_category
-
-    ok = set()
-    for name in names:
-        try:
-            ok.add(validate_category(name))
-        except InvalidCategoryError as exc:
-            print(f"skipping landing folder: {exc}", file=sys.stderr)
-    return ok
 
 
 def print_eval_table(lake: Lake) -> None:

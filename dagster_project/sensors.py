@@ -5,7 +5,6 @@ import json
 
 import dagster as dg
 
-from curation.document import InvalidCategoryError, validate_category
 from curation.readers import list_shards
 from dagster_project.jobs import category_pipeline_job
 from assets.partitions import category_partitions
@@ -20,13 +19,8 @@ def landing_snapshot(lake: LakeResource) -> tuple[dict[str, dict[str, str]], lis
     """
     root = lake.lake.landing
     snapshot: dict[str, dict[str, str]] = {}
-    refused: list[str] = []
-    for name in lake.lake.landing_categories():
-        try:
-            validate_category(name)
-        except InvalidCategoryError as exc:
-            refused.append(str(exc))
-            continue
+    refused = [f"invalid category name {name!r}: {reason}" for name, reason in lake.lake.refused_landing_folders()]
+    for name in lake.lake.landing_categories():  # only names that pass document.validate_category
         shards = {}
         for path in list_shards(root / name):
             st = path.stat()

@@ -9,7 +9,7 @@ import yaml
 
 from curation.lake import Lake
 from curation.reference import sample_documents
-from resources.configs import PipelineConfigs
+from resources.configs import PipelineConfigs, config_version
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
 
@@ -17,6 +17,7 @@ DEDUPED = dg.AssetKey(["corpus", "deduped"])
 KENLM_KEY = dg.AssetKey(["models", "kenlm"])
 DCLM_KEY = dg.AssetKey(["models", "dclm_classifier"])
 EDU_KEY = dg.AssetKey(["models", "edu_regressor"])
+QUALITY_MODELS_VERSION = config_version("quality_models.yaml")
 
 
 def quality_models_config(configs: PipelineConfigs) -> dict:
@@ -57,6 +58,7 @@ def _metrics_metadata(metrics: dict) -> dict:
 
 
 @dg.asset(key=KENLM_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"kenlm"},
+          code_version=QUALITY_MODELS_VERSION,
           description="KenLM n-gram model (Kneser-Ney, kaldingram) of the reference set; perplexity → loss0/1/2.")
 def kenlm_model(context: dg.AssetExecutionContext, lake: LakeResource,
                 configs: PipelineConfigs) -> dg.MaterializeResult:
@@ -72,6 +74,7 @@ def kenlm_model(context: dg.AssetExecutionContext, lake: LakeResource,
 
 
 @dg.asset(key=DCLM_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"fasttext"},
+          code_version=QUALITY_MODELS_VERSION,
           description="DCLM-style fastText classifier: reference documents (positive) vs the raw pool (negative).")
 def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource,
                     configs: PipelineConfigs) -> dg.MaterializeResult:
@@ -88,6 +91,7 @@ def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource,
 
 
 @dg.asset(key=EDU_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"sklearn"},
+          code_version=QUALITY_MODELS_VERSION,
           description="FineWeb-Edu-style regressor: MiniLM embeddings → Ridge → 0..5, labels from the rubric proxy.")
 def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource,
                   configs: PipelineConfigs) -> dg.MaterializeResult:

@@ -5,9 +5,16 @@ from curation.lake import stage_writers
 from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
 from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
 from assets.partitions import category_partitions
-from resources.configs import REPO_CONFIGS, PipelineConfigs
+from resources.configs import REPO, REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource
+
+
+def rewrite_code_version() -> str:
+    """Hash of rewrite.yaml and the prompt template of every style it enables (the text, not the path)."""
+    config = load_rewrite_config(REPO.path("rewrite.yaml"))
+    templates = [str((config.prompts_dir / f"{style}.yaml").relative_to(REPO_CONFIGS)) for style in config.styles]
+    return REPO.version("rewrite.yaml", *templates)
 
 
 @dg.asset(
@@ -16,7 +23,7 @@ from resources.models import LLMResource
     partitions_def=category_partitions,
     group_name="rewriting",
     kinds={"parquet", "pytorch"},
-    code_version=load_rewrite_config(REPO_CONFIGS / "rewrite.yaml").version,
+    code_version=rewrite_code_version(),
     check_specs=REWRITTEN_CHECK_SPECS,
     description="Originals plus LLM rewrites (WRAP wrap_medium, Nemotron-CC diverse_qa_pairs) of selected documents, "
     "validated, retried, cached by (model, template, input); synthetic documents carry parent_id and style.",

@@ -6,7 +6,7 @@ from curation.lake import stage_writers
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
 from assets.scored_checks import SCORED_CHECK_SPECS, scored_check_results
 from assets.partitions import category_partitions
-from resources.configs import REPO_CONFIGS, PipelineConfigs
+from resources.configs import PipelineConfigs, config_version
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
 
@@ -17,7 +17,7 @@ from resources.models import EmbedderResource
     partitions_def=category_partitions,
     group_name="scoring",
     kinds={"parquet"},
-    code_version=load_scoring_config(REPO_CONFIGS / "scoring.yaml").version,  # editing thresholds marks downstream stale
+    code_version=config_version("scoring.yaml"),  # editing thresholds marks this and downstream stale
     check_specs=SCORED_CHECK_SPECS,
     description="Heuristic rules (Gopher, C4, FineWeb, code; CJK-aware), language ID, KenLM perplexity → loss0/1/2, "
     "DCLM + edu classifiers → Nemotron-CC 20 buckets → high/mid/low. Hard-rule failures dropped with the rule name.",

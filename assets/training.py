@@ -15,7 +15,7 @@ from curation.mixture.stage import build_mixture, read_heldout_texts, share_viol
 from curation.training.checkpoint import checkpoint_dir
 from curation.training.config import load_training_config
 from assets.checks.thresholds import check_thresholds
-from resources.configs import PipelineConfigs
+from resources.configs import PipelineConfigs, config_version
 from resources.lake import LakeResource
 from resources.models import LLMResource
 
@@ -41,6 +41,7 @@ def training_dir(lake: Lake) -> Path:
     key=MIXED_KEY,
     deps=[dg.AssetKey(["corpus", "rewritten"])],
     group_name="mixture",
+    code_version=config_version("mixture.yaml"),
     kinds={"parquet"},
     check_specs=[
         dg.AssetCheckSpec("proportions_match_spec", asset=MIXED_KEY, blocking=True,
@@ -100,6 +101,7 @@ def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLM
     key=CHECKPOINT_KEY,
     deps=[MIXED_KEY],
     group_name="training",
+    code_version=config_version("training.yaml"),
     kinds={"pytorch", "safetensors"},
     check_specs=[dg.AssetCheckSpec("loss_finite_and_not_rising", asset=CHECKPOINT_KEY, blocking=True,
                                    description="Every step's loss finite; the second half of training no higher on "

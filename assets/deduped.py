@@ -4,7 +4,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from assets.metadata import counts_table
+from assets.metadata import counts_table, readable
 from curation.config_keys import refuse_unknown_keys
 from curation.dedup.config import DedupConfig
 from curation.dedup.stage import dedup_partition
@@ -46,7 +46,7 @@ def deduped_corpus(
                                 embedder=embedder.embedder() if config.semantic else None)
     lake.catalog.record_stage_stats("deduped", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "dagster/row_count": stats["docs_out"],
             "docs_in": stats["docs_in"],
             "removed": stats["docs_in"] - stats["docs_out"],
@@ -61,6 +61,6 @@ def deduped_corpus(
             "seconds": stats["timings_s"]["total"],
             "mb_per_s": stats["mb_per_s"] or 0.0,
             "index_docs_after": stats["index_docs_after"],
-        },
+        }),
         check_results=dedup_check_results(data, category, stats),
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from assets.metadata import readable
 from curation.lake import Lake
 from curation.reference import sample_documents
 from resources.configs import PipelineConfigs, config_version
@@ -69,8 +70,8 @@ def kenlm_model(context: dg.AssetExecutionContext, lake: LakeResource,
     path, metrics = train_kenlm((t for _, _, t in reference), config["kenlm"]["order"],
                                 fresh_model_dir(lake.lake, "kenlm"))
     context.log.info(f"KenLM trained on {len(reference)} reference docs: {metrics}")
-    return dg.MaterializeResult(metadata={"path": str(path), "reference_docs": len(reference),
-                                          **_metrics_metadata(metrics)})
+    return dg.MaterializeResult(metadata=readable({"path": str(path), "reference_docs": len(reference),
+                                                   **_metrics_metadata(metrics)}))
 
 
 @dg.asset(key=DCLM_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"fasttext"},
@@ -86,8 +87,8 @@ def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource,
     path, metrics = train_dclm_fasttext([t for _, _, t in reference], [t for _, _, t in negatives],
                                         fresh_model_dir(lake.lake, "dclm"))
     context.log.info(f"DCLM fastText: {metrics}")
-    return dg.MaterializeResult(metadata={"path": str(path), "positives": len(reference),
-                                          "negatives": len(negatives), **_metrics_metadata(metrics)})
+    return dg.MaterializeResult(metadata=readable({"path": str(path), "positives": len(reference),
+                                                   "negatives": len(negatives), **_metrics_metadata(metrics)}))
 
 
 @dg.asset(key=EDU_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"sklearn"},
@@ -107,7 +108,7 @@ def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource, embedde
     path, metrics = train_edu_regressor([t for t, _ in docs], labels, embedder.embedder(),
                                         fresh_model_dir(lake.lake, "edu"))
     context.log.info(f"edu regressor: {metrics}")
-    return dg.MaterializeResult(metadata={"path": str(path), "train_docs": len(docs), **_metrics_metadata(metrics)})
+    return dg.MaterializeResult(metadata=readable({"path": str(path), "train_docs": len(docs), **_metrics_metadata(metrics)}))
 
 
 def trained_model_paths(lake: Lake) -> dict[str, Path | None]:

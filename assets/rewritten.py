@@ -1,6 +1,6 @@
 import dagster as dg
 
-from assets.metadata import counts_table, md_table
+from assets.metadata import counts_table, md_table, readable
 from curation.lake import stage_writers
 from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
 from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
@@ -41,7 +41,7 @@ def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm:
     lake.catalog.record_stage_stats("rewritten", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     samples = [(r["style"], r["parent_id"], r["text"][:160]) for r in _synthetic_samples(data, category)]
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "dagster/row_count": stats["docs_out"],
             "synthetic_docs": stats["synthetic_docs"],
             "synthetic_by_style": counts_table(stats["synthetic_by_style"], key="style"),
@@ -56,7 +56,7 @@ def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm:
             "model": stats["model"],
             "samples": md_table(["style", "parent", "text"], samples),
             "seconds": stats["wall_s"],
-        },
+        }),
         check_results=rewritten_check_results(data, category, stats),
     )
 

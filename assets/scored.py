@@ -1,6 +1,6 @@
 import dagster as dg
 
-from assets.metadata import counts_table, md_table
+from assets.metadata import counts_table, md_table, readable
 from assets.quality_models import DCLM_KEY, EDU_KEY, KENLM_KEY, trained_model_paths
 from curation.lake import stage_writers
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
@@ -42,7 +42,7 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
     lake.catalog.record_stage_stats("scored", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     quality = stats["quality_bucket_fraction"] or {}
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "dagster/row_count": stats["docs_out"],
             "docs_in": stats["docs_in"],
             "drop_rate": 1 - stats["docs_out"] / stats["docs_in"] if stats["docs_in"] else 0.0,
@@ -59,6 +59,6 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
             "config_version": config.version,
             "mb_per_s": stats["mb_per_s"] or 0.0,
             "seconds": stats["seconds"],
-        },
+        }),
         check_results=scored_check_results(data, category, stats),
     )

@@ -4,13 +4,14 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from assets.metadata import counts_table
+from assets.metadata import counts_table, readable
+from curation.config_keys import refuse_unknown_keys
 from curation.dedup.config import DedupConfig
 from curation.dedup.stage import dedup_partition
 from curation.lake import stage_writers
 from assets.deduped_checks import DEDUP_CHECK_SPECS, dedup_check_results
 from assets.partitions import category_partitions
-from resources.configs import PipelineConfigs
+from resources.configs import PipelineConfigs, config_version
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
 
@@ -19,10 +20,7 @@ def dedup_config(path: Path, category: str) -> DedupConfig:
     """DedupConfig from ``defaults`` then ``categories.<category>`` of the YAML file at ``path``."""
     raw = yaml.safe_load(path.read_text()) or {}
     values = {**(raw.get("defaults") or {}), **((raw.get("categories") or {}).get(category) or {})}
-    known = {f.name for f in fields(DedupConfig)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"{path}: unknown dedup settings {sorted(unknown)}; valid: {sorted(known)}")
+    refuse_unknown_keys(values, (f.name for f in fields(DedupConfig)), str(path), "dedup settings")
     return DedupConfig(**values)
 
 
@@ -32,7 +30,7 @@ def dedup_config(path: Path, category: str) -> DedupConfig:
     partitions_def=category_partitions,
     group_name="dedup",
     kinds={"parquet", "duckdb"},
-    code_version=DedupConfig().param_version,
+    code_version=config_version("dedup.yaml"),  # editing dedup.yaml marks this and downstream stale
     check_specs=DEDUP_CHECK_SPECS,
     description="Exact + MinHash/LSH near-duplicate (+ optional semantic) removal against every document kept "
     "before, in every category; each removal records which document it duplicates.",
@@ -48,7 +46,7 @@ def deduped_corpus(
                                 embedder=embedder.embedder() if config.semantic else None)
     lake.catalog.record_stage_stats("deduped", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "dagster/row_count": stats["docs_out"],
             "docs_in": stats["docs_in"],
             "removed": stats["docs_in"] - stats["docs_out"],
@@ -65,6 +63,6 @@ def deduped_corpus(
             "seconds": stats["timings_s"]["total"],
             "mb_per_s": stats["mb_per_s"] or 0.0,
             "index_docs_after": stats["index_docs_after"],
-        },
+        }),
         check_results=dedup_check_results(data, category, stats),
     )

@@ -7,9 +7,10 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from assets.metadata import readable
 from curation.lake import Lake
 from curation.reference import sample_documents
-from resources.configs import PipelineConfigs
+from resources.configs import PipelineConfigs, config_version
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
 
@@ -17,6 +18,7 @@ DEDUPED = dg.AssetKey(["corpus", "deduped"])
 KENLM_KEY = dg.AssetKey(["models", "kenlm"])
 DCLM_KEY = dg.AssetKey(["models", "dclm_classifier"])
 EDU_KEY = dg.AssetKey(["models", "edu_regressor"])
+QUALITY_MODELS_VERSION = config_version("quality_models.yaml")
 
 
 def quality_models_config(configs: PipelineConfigs) -> dict:
@@ -57,6 +59,7 @@ def _metrics_metadata(metrics: dict) -> dict:
 
 
 @dg.asset(key=KENLM_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"kenlm"},
+          code_version=QUALITY_MODELS_VERSION,
           description="KenLM n-gram model (Kneser-Ney, kaldingram) of the reference set; perplexity → loss0/1/2.")
 def kenlm_model(context: dg.AssetExecutionContext, lake: LakeResource,
                 configs: PipelineConfigs) -> dg.MaterializeResult:
@@ -67,11 +70,12 @@ def kenlm_model(context: dg.AssetExecutionContext, lake: LakeResource,
     path, metrics = train_kenlm((t for _, _, t in reference), config["kenlm"]["order"],
                                 fresh_model_dir(lake.lake, "kenlm"))
     context.log.info(f"KenLM trained on {len(reference)} reference docs: {metrics}")
-    return dg.MaterializeResult(metadata={"path": str(path), "reference_docs": len(reference),
-                                          **_metrics_metadata(metrics)})
+    return dg.MaterializeResult(metadata=readable({"path": str(path), "reference_docs": len(reference),
+                                                   **_metrics_metadata(metrics)}))
 
 
 @dg.asset(key=DCLM_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"fasttext"},
+          code_version=QUALITY_MODELS_VERSION,
           description="DCLM-style fastText classifier: reference documents (positive) vs the raw pool (negative).")
 def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource,
                     configs: PipelineConfigs) -> dg.MaterializeResult:
@@ -83,11 +87,12 @@ def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource,
     path, metrics = train_dclm_fasttext([t for _, _, t in reference], [t for _, _, t in negatives],
                                         fresh_model_dir(lake.lake, "dclm"))
     context.log.info(f"DCLM fastText: {metrics}")
-    return dg.MaterializeResult(metadata={"path": str(path), "positives": len(reference),
-                                          "negatives": len(negatives), **_metrics_metadata(metrics)})
+    return dg.MaterializeResult(metadata=readable({"path": str(path), "positives": len(reference),
+                                                   "negatives": len(negatives), **_metrics_metadata(metrics)}))
 
 
 @dg.asset(key=EDU_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"sklearn"},
+          code_version=QUALITY_MODELS_VERSION,
           description="FineWeb-Edu-style regressor: MiniLM embeddings → Ridge → 0..5, labels from the rubric proxy.")
 def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource,
                   configs: PipelineConfigs) -> dg.MaterializeResult:
@@ -103,7 +108,7 @@ def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource, embedde
     path, metrics = train_edu_regressor([t for t, _ in docs], labels, embedder.embedder(),
                                         fresh_model_dir(lake.lake, "edu"))
     context.log.info(f"edu regressor: {metrics}")
-    return dg.MaterializeResult(metadata={"path": str(path), "train_docs": len(docs), **_metrics_metadata(metrics)})
+    return dg.MaterializeResult(metadata=readable({"path": str(path), "train_docs": len(docs), **_metrics_metadata(metrics)}))
 
 
 def trained_model_paths(lake: Lake) -> dict[str, Path | None]:

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from assets.metadata import counts_table, md_table
+from assets.metadata import counts_table, md_table, readable
 from assets.partitions import category_partitions
 from assets.raw_checks import RAW_CHECK_SPECS, raw_check_results
 from curation.ingest import ingest_category
@@ -53,7 +53,7 @@ def raw_corpus(context: dg.AssetExecutionContext, config: RawConfig, lake: LakeR
     lake.catalog.record_stage_stats("raw", category, result.docs_ingested, result.docs_total, stats, context.run_id)
     mb_s = result.bytes_read / 1e6 / result.seconds if result.seconds else 0.0
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "dagster/row_count": result.docs_total,
             "characters": result.chars_total,
             "shards": result.shards_total,
@@ -76,7 +76,7 @@ def raw_corpus(context: dg.AssetExecutionContext, config: RawConfig, lake: LakeR
             "stale_leftovers_removed": len(result.stale_leftovers_removed),
             "ingest_mb_per_s": round(mb_s, 3),
             "seconds": round(result.seconds, 3),
-        },
+        }),
         check_results=raw_check_results(lake.lake, category, result),
     )
 

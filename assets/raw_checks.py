@@ -5,15 +5,14 @@ import dagster as dg
 from curation.document import DOC_SCHEMA
 from curation.ingest import IngestResult
 from curation.lake import Lake
-from assets.checks.documents import check_frame, document_suite, schema_check
+from assets.checks.documents import check_frame, document_suite, schema_check, schema_check_spec
 from assets.checks.gx import run_suite
 from assets.checks.thresholds import check_thresholds
 
 RAW_KEY = dg.AssetKey(["corpus", "raw"])
 
 RAW_CHECK_SPECS = [
-    dg.AssetCheckSpec("schema_matches_contract", asset=RAW_KEY, blocking=True,
-                      description="Every parquet file has exactly the DOC_SCHEMA columns and types."),
+    schema_check_spec(RAW_KEY),
     dg.AssetCheckSpec("gx_documents_valid", asset=RAW_KEY, blocking=True,
                       description="GX suite: ids non-null and unique, text non-empty, category = partition."),
     dg.AssetCheckSpec("skipped_ratio_bounded", asset=RAW_KEY, blocking=True,

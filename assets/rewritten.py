@@ -1,13 +1,20 @@
 import dagster as dg
 
-from assets.metadata import counts_table, md_table
+from assets.metadata import counts_table, md_table, readable
 from curation.lake import stage_writers
 from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
 from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
 from assets.partitions import category_partitions
-from resources.configs import REPO_CONFIGS, PipelineConfigs
+from resources.configs import REPO, REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource
+
+
+def rewrite_code_version() -> str:
+    """Hash of rewrite.yaml and the prompt template of every style it enables (the text, not the path)."""
+    config = load_rewrite_config(REPO.path("rewrite.yaml"))
+    templates = [str((config.prompts_dir / f"{style}.yaml").relative_to(REPO_CONFIGS)) for style in config.styles]
+    return REPO.version("rewrite.yaml", *templates)
 
 
 @dg.asset(
@@ -16,7 +23,7 @@ from resources.models import LLMResource
     partitions_def=category_partitions,
     group_name="rewriting",
     kinds={"parquet", "pytorch"},
-    code_version=load_rewrite_config(REPO_CONFIGS / "rewrite.yaml").version,
+    code_version=rewrite_code_version(),
     check_specs=REWRITTEN_CHECK_SPECS,
     description="Originals plus LLM rewrites (WRAP wrap_medium, Nemotron-CC diverse_qa_pairs) of selected documents, "
     "validated, retried, cached by (model, template, input); synthetic documents carry parent_id and style.",
@@ -34,7 +41,7 @@ def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm:
     lake.catalog.record_stage_stats("rewritten", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     samples = [(r["style"], r["parent_id"], r["text"][:160]) for r in _synthetic_samples(data, category)]
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "dagster/row_count": stats["docs_out"],
             "synthetic_docs": stats["synthetic_docs"],
             "synthetic_by_style": counts_table(stats["synthetic_by_style"], key="style"),
@@ -49,7 +56,7 @@ def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm:
             "model": stats["model"],
             "samples": md_table(["style", "parent", "text"], samples),
             "seconds": stats["wall_s"],
-        },
+        }),
         check_results=rewritten_check_results(data, category, stats),
     )
 

@@ -36,5 +36,5 @@ def rewritten_check_results(lake: Lake, category: str, stats: dict) -> list[dg.A
         metadata={"rows_validated": 0, "note": "no synthetic documents in this partition"})
     attempted = stats["synthetic_docs"] + sum(stats["drops_by_reason"].values())
     rate_stats = {"docs_in": attempted, "docs_out": stats["synthetic_docs"]}
-    return [gx, drop_rate_check(REWRITTEN_KEY, rate_stats, check_thresholds()["rewritten"]["drop_rate"])]
+    return [gx, drop_rate_check(REWRITTEN_KEY, rate_stats, check_thresholds()["rewritten"]["drop_rate"], category)]
 

@@ -1,12 +1,12 @@
 import dagster as dg
 
-from assets.metadata import counts_table, md_table
+from assets.metadata import counts_table, md_table, readable
 from assets.quality_models import DCLM_KEY, EDU_KEY, KENLM_KEY, trained_model_paths
 from curation.lake import stage_writers
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
 from assets.scored_checks import SCORED_CHECK_SPECS, scored_check_results
 from assets.partitions import category_partitions
-from resources.configs import REPO_CONFIGS, PipelineConfigs
+from resources.configs import PipelineConfigs, config_version
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
 
@@ -17,7 +17,7 @@ from resources.models import EmbedderResource
     partitions_def=category_partitions,
     group_name="scoring",
     kinds={"parquet"},
-    code_version=load_scoring_config(REPO_CONFIGS / "scoring.yaml").version,  # editing thresholds marks downstream stale
+    code_version=config_version("scoring.yaml"),  # editing thresholds marks this and downstream stale
     check_specs=SCORED_CHECK_SPECS,
     description="Heuristic rules (Gopher, C4, FineWeb, code; CJK-aware), language ID, KenLM perplexity → loss0/1/2, "
     "DCLM + edu classifiers → Nemotron-CC 20 buckets → high/mid/low. Hard-rule failures dropped with the rule name.",
@@ -42,7 +42,7 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
     lake.catalog.record_stage_stats("scored", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     quality = stats["quality_bucket_fraction"] or {}
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "dagster/row_count": stats["docs_out"],
             "docs_in": stats["docs_in"],
             "drop_rate": 1 - stats["docs_out"] / stats["docs_in"] if stats["docs_in"] else 0.0,
@@ -59,6 +59,6 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
             "config_version": config.version,
             "mb_per_s": stats["mb_per_s"] or 0.0,
             "seconds": stats["seconds"],
-        },
+        }),
         check_results=scored_check_results(data, category, stats),
     )

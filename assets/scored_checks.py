@@ -5,7 +5,7 @@ import dagster as dg
 
 from curation.lake import Lake
 from curation.scoring import CATEGORICAL_VALUES, SCORE_RANGES
-from assets.checks.documents import check_frame, document_suite, drop_rate_check
+from assets.checks.documents import check_frame, document_suite, drop_rate_check, drop_rate_check_spec
 from assets.checks.gx import expectations, run_suite
 from assets.checks.thresholds import check_thresholds
 
@@ -18,7 +18,7 @@ SCORED_CHECK_SPECS = [
                       description="No quality bucket above checks.yaml scored.max_bucket_share; no loss bucket empty."),
     dg.AssetCheckSpec("language_mix_expected", asset=SCORED_KEY, blocking=True,
                       description="Share of documents in an unexpected language under scored.max_lang_mismatch_share."),
-    dg.AssetCheckSpec("drop_rate_in_band", asset=SCORED_KEY, blocking=True),
+    drop_rate_check_spec(SCORED_KEY, "scored"),
 ]
 
 
@@ -57,5 +57,5 @@ def scored_check_results(lake: Lake, category: str, stats: dict) -> list[dg.Asse
             metadata={"lang_mismatch_share": mismatch_share, "bound": limits["max_lang_mismatch_share"],
                       "languages": dg.MetadataValue.json(stats.get("languages", {}))},
         ),
-        drop_rate_check(SCORED_KEY, stats, limits["drop_rate"]),
+        drop_rate_check(SCORED_KEY, stats, limits["drop_rate"], category),
     ]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.metadata import md_table
+from assets.metadata import md_table, readable
 from curation.document import DROP_SCHEMA
 from curation.lake import Lake, PartitionWriter
 from curation.mixture.spec import load_mixture_spec
@@ -15,7 +15,7 @@ from curation.mixture.stage import build_mixture, read_heldout_texts, share_viol
 from curation.training.checkpoint import checkpoint_dir
 from curation.training.config import load_training_config
 from assets.checks.thresholds import check_thresholds
-from resources.configs import PipelineConfigs
+from resources.configs import PipelineConfigs, config_version
 from resources.lake import LakeResource
 from resources.models import LLMResource
 
@@ -41,6 +41,7 @@ def training_dir(lake: Lake) -> Path:
     key=MIXED_KEY,
     deps=[dg.AssetKey(["corpus", "rewritten"])],
     group_name="mixture",
+    code_version=config_version("mixture.yaml"),
     kinds={"parquet"},
     check_specs=[
         dg.AssetCheckSpec("proportions_match_spec", asset=MIXED_KEY, blocking=True,
@@ -73,14 +74,14 @@ def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLM
     problems = share_violations(stats)
     share_problems = [p for p in problems if "held-out" not in p]
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "dagster/row_count": stats["docs_out"],
             "total_tokens": stats["total_tokens"],
             "categories": md_table(["category", "spec", "target", "actual", "tokens", "repeat", "held-out docs"], rows),
             "upsampled": ", ".join(n for n, c in sorted(stats["categories"].items()) if c["repeat_factor"] > 1) or "none",
             "missing_categories": ", ".join(stats["missing_categories"]) or "none",
             "blend_file": str(mixture_dir(data) / "blend.txt"),
-        },
+        }),
         check_results=[
             dg.AssetCheckResult(asset_key=MIXED_KEY, check_name="proportions_match_spec", passed=not share_problems,
                                 metadata={"tolerance": stats["tolerance"],
@@ -100,6 +101,7 @@ def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLM
     key=CHECKPOINT_KEY,
     deps=[MIXED_KEY],
     group_name="training",
+    code_version=config_version("training.yaml"),
     kinds={"pytorch", "safetensors"},
     check_specs=[dg.AssetCheckSpec("loss_finite_and_not_rising", asset=CHECKPOINT_KEY, blocking=True,
                                    description="Every step's loss finite; the second half of training no higher on "
@@ -122,7 +124,7 @@ def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource, ll
     finite = bool(losses) and all(math.isfinite(x) for x in losses)
     max_rise = check_thresholds()["training"]["max_loss_rise"]
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "checkpoint_dir": str(result["checkpoint_dir"]),
             "steps_done": result["steps_done"],
             "steps_this_run": result["steps_run"],
@@ -133,7 +135,7 @@ def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource, ll
             "s_per_step": float(result["s_per_step"] or 0.0),
             "peak_rss_mb": float(result["peak_rss_mb"]),
             "kl_coef": cfg.kl_coef,
-        },
+        }),
         check_results=[dg.AssetCheckResult(
             asset_key=CHECKPOINT_KEY, check_name="loss_finite_and_not_rising",
             passed=finite and rise <= max_rise,
@@ -174,12 +176,12 @@ def eval_table(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMRe
     missing = sorted(f"{c}/{m}/{k}" for c, m, k in expected
                      if not math.isfinite(by_key.get((c, m, k), float("nan"))))
     return dg.MaterializeResult(
-        metadata={
+        metadata=readable({
             "dagster/row_count": len(rows),
             "eval_table": md_table(["category", "base ppl", "checkpoint ppl", "loss Δ (>0: forgot)"], table),
             "overall_loss_delta": float(by_key.get(("__overall__", "checkpoint-vs-base", "loss_delta"), float("nan"))),
             "checkpoint": str(checkpoint),
-        },
+        }),
         check_results=[dg.AssetCheckResult(asset_key=EVAL_KEY, check_name="row_for_every_category_and_model",
                                            passed=not missing, metadata={"missing": ", ".join(missing) or "none"})],
     )

@@ -2,15 +2,38 @@
 
 import argparse
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from curation.lake import Lake, home_from_env
 
-DAGSTER_YAML = """\
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+GENERATED_MARK = "# written by corpusforge (delete this line to keep your own edits)"
+
+
+def dagster_yaml(cpus: int | None = None) -> str:
+    """The instance settings the demo and ``make ui`` share.
+
+    Telemetry off (it tries the network); at most one run per two cores at once (a 2-core
+    machine once ran 6 runs together); never two runs of the same category partition at once
+    (they would write the same lake folder: the ingest lock makes the second wait anyway,
+    this keeps it queued instead of holding a worker).
+    """
+    cpus = cpus or os.cpu_count() or 1
+    return f"""{GENERATED_MARK}
 telemetry:
   enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: {max(1, cpus // 2)}
+    tag_concurrency_limits:
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 """
 
 
@@ -24,8 +47,9 @@ def prepare_environment() -> Path:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     dagster_home = Path(os.environ.setdefault("DAGSTER_HOME", str(Lake(home).dagster_home)))
     dagster_home.mkdir(parents=True, exist_ok=True)
-    if not (dagster_home / "dagster.yaml").exists():
-        (dagster_home / "dagster.yaml").write_text(DAGSTER_YAML)
+    config = dagster_home / "dagster.yaml"
+    if not config.exists() or config.read_text().startswith(GENERATED_MARK):
+        config.write_text(dagster_yaml())
     return home
 
 
@@ -45,8 +69,8 @@ def cmd_sample(args) -> int:
 def cmd_demo(args) -> int:
     import dagster as dg
 
-    from dagster_project.definitions import defs
     from assets.partitions import category_partitions
+    from dagster_project.demo import run_demo
 
     started = time.perf_counter()
     if not args.skip_sample:
@@ -61,30 +85,15 @@ def cmd_demo(args) -> int:
 
     phases = [("ingest_and_dedup", categories), ("quality_models", [None]), ("score_and_rewrite", categories),
               ("mixture_to_eval", [None])]
-    for job_name, partitions in phases:
-        job = defs.resolve_job_def(job_name)
-        for partition in partitions:
-            t0 = time.perf_counter()
-            result = job.execute_in_process(instance=instance, partition_key=partition, raise_on_error=False)
-            label = f"{job_name}[{partition}]" if partition else job_name
-            print(f"[{'ok' if result.success else 'FAILED'}] {label} {time.perf_counter() - t0:.0f}s", flush=True)
-            if not result.success:
-                _report_failure(result)
-                return 1
-    print_eval_table(lake)
-    print(f"demo finished in {time.perf_counter() - started:.0f}s; open the UI with `make ui`")
-    return 0
-
-
-def _report_failure(result) -> None:
-    for event in result.all_events:
-        if event.is_step_failure:
-            print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()[:2000]}",
-                  file=sys.stderr)
-        if event.event_type_value == "ASSET_CHECK_EVALUATION" and not event.event_specific_data.passed:
-            evaluation = event.event_specific_data
-            print(f"  check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed: "
-                  f"{ {k: v.value for k, v in evaluation.metadata.items()} }", file=sys.stderr)
+    log_path = lake.home / "logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    print(f"running {sum(len(p) for _, p in phases)} runs; Dagster's full event log: {log_path}", flush=True)
+    ok = run_demo(phases, instance, log_path)
+    if ok:
+        print_eval_table(lake)
+    print(f"demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - started:.0f}s; full log: {log_path}")
+    if ok:
+        print("open the UI with `make ui`: the runs are under Jobs (or Runs)")
+    return 0 if ok else 1
 
 
 def print_eval_table(lake: Lake) -> None:
@@ -106,8 +115,25 @@ def print_eval_table(lake: Lake) -> None:
               f"{value[category, 'checkpoint-vs-base', 'loss_delta']:+11.4f}")
 
 
+def dagster_executable() -> str:
+    """The ``dagster`` script of the environment running us (a fresh clone's .venv/bin is not on PATH)."""
+    beside = Path(sys.executable).with_name("dagster")
+    found = str(beside) if beside.exists() else shutil.which("dagster")
+    if not found:
+        raise SystemExit(f"no `dagster` executable beside {sys.executable} or on PATH: pip install dagster-webserver")
+    return found
+
+
+def ui_command(port: int) -> list[str]:
+    """``dagster dev`` on the same workspace the demo's runs name as their code location."""
+    return [dagster_executable(), "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
+
+
 def cmd_ui(args) -> int:
-    os.execvp("dagster", ["dagster", "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(args.port)])
+    command = ui_command(args.port)
+    print(f"Dagster UI on http://127.0.0.1:{args.port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
+    os.chdir(REPO_ROOT)
+    os.execv(command[0], command)
 
 
 def cmd_why(args) -> int:

@@ -1,7 +1,7 @@
 import dagster as dg
 
-from dagster_project.jobs import category_pipeline_job, mixture_job
 from assets.partitions import category_partitions
+from dagster_project.jobs import category_pipeline_job, mixture_job
 
 
 @dg.schedule(

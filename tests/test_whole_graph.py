@@ -8,7 +8,7 @@ import yaml
 
 from curation.catalog import Catalog
 from curation.lake import Lake
-from curation.lm.models import build_tiny_llama
+from tests.tiny_llama import build_tiny_llama
 from curation.sample_corpus import build_sample_corpus
 from dagster_project.definitions import ASSETS
 from assets.partitions import category_partitions

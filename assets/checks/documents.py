@@ -1,14 +1,15 @@
 """Checks every document stage shares: schema contract, the GX document suite, drop-rate band."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from curation.lake import Lake
 from assets.checks.gx import expectations
+from assets.checks.results import cannot_judge, verdict
+from curation.lake import Lake
 
 
 def check_frame(
@@ -48,10 +49,19 @@ def document_suite(category: str) -> list:
     ]
 
 
-def schema_check(lake: Lake, stage: str, category: str, asset_key: dg.AssetKey, required: pa.Schema):
-    """Every parquet file of the partition carries the required columns with the required types."""
+def schema_check_spec(asset_key: dg.AssetKey, allowed_extra: Collection[str] = ()) -> dg.AssetCheckSpec:
+    extra = f"; extra columns allowed: {', '.join(sorted(allowed_extra))}" if allowed_extra else "; no other column"
+    return dg.AssetCheckSpec("schema_matches_contract", asset=asset_key, blocking=True,
+                             description=f"Every parquet file has exactly the stage's contract columns and types{extra}.")
+
+
+def schema_check(lake: Lake, stage: str, category: str, asset_key: dg.AssetKey, required: pa.Schema,
+                 allowed_extra: Collection[str] = ()) -> dg.AssetCheckResult:
+    """Every parquet file of the partition carries exactly the ``required`` columns with their types,
+    plus only the extra columns the stage declares in ``allowed_extra`` (any type)."""
     problems = []
     files = lake.files(stage, category)
+    allowed = set(required.names) | set(allowed_extra)
     for path in files:
         schema = pq.read_schema(path)
         for field in required:
@@ -59,20 +69,36 @@ def schema_check(lake: Lake, stage: str, category: str, asset_key: dg.AssetKey, 
                 problems.append(f"{path.name}: missing column {field.name}")
             elif not schema.field(field.name).type.equals(field.type):
                 problems.append(f"{path.name}: {field.name} is {schema.field(field.name).type}, want {field.type}")
-    return dg.AssetCheckResult(
-        asset_key=asset_key, check_name="schema_matches_contract", passed=not problems,
-        metadata={"files": len(files), "problems": "\n".join(problems[:20]) or "none"},
-    )
+        problems += [f"{path.name}: undeclared column {name}" for name in schema.names if name not in allowed]
+    if not files:
+        return cannot_judge(asset_key, "schema_matches_contract", f"no parquet files in {stage}/{category}",
+                            {"files": 0})
+    return verdict(asset_key, "schema_matches_contract", problems,
+                   {"files": len(files), "problems": "\n".join(problems[:20]) or "none"})
 
 
-def drop_rate_check(asset_key: dg.AssetKey, stats: dict, band: dict) -> dg.AssetCheckResult:
+def drop_rate_check_spec(asset_key: dg.AssetKey, stage: str, what: str = "documents") -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        "drop_rate_in_band", asset=asset_key, blocking=True,
+        description=f"Share of {what} removed within checks.yaml {stage}.drop_rate (catches a silent 98 % removal); "
+        "below its min_docs a rate is noise and the check warns that it cannot judge.")
+
+
+def drop_rate_check(asset_key: dg.AssetKey, stats: dict, band: dict, category: str = "") -> dg.AssetCheckResult:
     """Fails when a stage removed a share of its input outside ``band`` (catches a silent 98 % removal).
-    ``band.min_docs`` (optional): below that many inputs a rate is noise (3 of 4) and is not judged."""
+    ``band.min_docs`` (optional): below that many inputs a rate is noise (3 of 4): WARN, not judged."""
     docs_in, docs_out = stats["docs_in"], stats["docs_out"]
     rate = 1 - docs_out / docs_in if docs_in else 0.0
-    judged = docs_in >= band.get("min_docs", 0)
-    return dg.AssetCheckResult(
-        asset_key=asset_key, check_name="drop_rate_in_band", passed=not judged or band["min"] <= rate <= band["max"],
-        metadata={"drop_rate": rate, "band_min": band["min"], "band_max": band["max"], "docs_in": docs_in,
-                  "docs_out": docs_out, "judged": judged},
-    )
+    metadata = {"drop_rate": rate, "band": f"{band['min']:.2f}..{band['max']:.2f}", "docs_in": docs_in,
+                "docs_out": docs_out}
+    where = f" for {category}" if category else ""
+    min_docs = max(band.get("min_docs", 0), 1)
+    if docs_in < min_docs:
+        return cannot_judge(asset_key, "drop_rate_in_band",
+                            f"{docs_in} inputs{where} < min_docs {min_docs}: a drop rate is noise", metadata)
+    problems = []
+    if rate > band["max"]:
+        problems.append(f"dropped {rate:.2f} > band {band['max']:.2f}{where} ({docs_in - docs_out} of {docs_in})")
+    if rate < band["min"]:
+        problems.append(f"dropped {rate:.2f} < band {band['min']:.2f}{where} ({docs_in - docs_out} of {docs_in})")
+    return verdict(asset_key, "drop_rate_in_band", problems, metadata)

@@ -1,12 +1,9 @@
 import functools
 
-import yaml
-
-from resources.configs import REPO_CONFIGS
-
-CHECKS_CONFIG = REPO_CONFIGS / "checks.yaml"
+from resources.configs import REPO
 
 
 @functools.cache
 def check_thresholds() -> dict:
-    return yaml.safe_load(CHECKS_CONFIG.read_text())
+    """configs/checks.yaml: every check's bound, with the paper or seed it comes from."""
+    return REPO.load("checks.yaml")

@@ -11,7 +11,6 @@ min(removed members, size - 1); any other removal is a false positive; missing o
 """
 
 import argparse
-import fcntl
 import json
 import os
 import subprocess
@@ -21,23 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DT_VENV = ROOT / "bench" / ".venv-datatrove"
-PY311 = "/root/.pyenv/versions/3.11.7/bin/python"
-# DataTrove 0.10.1 needs these at run time; xxhash 3.6 refuses str input that DataTrove passes.
-DT_PACKAGES = ["datatrove==0.10.1", "xxhash==3.5.0", "orjson", "tokenizers", "spacy"]
+sys.path.insert(0, str(ROOT))
 
-
-def ensure_datatrove_venv() -> Path:
-    """Create/complete bench/.venv-datatrove; the lock file is shared with bench/scoring (same venv)."""
-    python = DT_VENV / "bin" / "python"
-    with open(ROOT / "bench" / ".venv-datatrove.lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not python.exists():
-            subprocess.run([PY311, "-m", "venv", str(DT_VENV)], check=True)
-        probe = [str(python), "-c", "import datatrove, xxhash, orjson, tokenizers, spacy"]
-        if subprocess.run(probe, capture_output=True, check=False).returncode != 0:
-            subprocess.run([str(python), "-m", "pip", "install", "-q", *DT_PACKAGES], check=True)
-    return python
+from bench.datatrove_venv import ensure_datatrove_venv  # the one venv both benchmarks share
 
 
 def measured(cmd: list[str], env: dict | None = None) -> dict:

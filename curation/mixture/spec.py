@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from curation.config_keys import refuse_unknown_keys
 from curation.document import validate_category
 
 
@@ -84,8 +85,6 @@ def load_mixture_spec(path: str | Path) -> MixtureSpec:
     path = Path(path)
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     known = {f.name for f in fields(MixtureSpec)} - {"source"}
-    unknown = set(raw) - known
-    if unknown:
-        raise MixtureSpecError(f"{path}: unknown mixture keys {sorted(unknown)}; known: {sorted(known)}")
+    refuse_unknown_keys(raw, known, str(path), "mixture keys", MixtureSpecError)
     weights = {str(k): float(v) for k, v in (raw.pop("weights", None) or {}).items()}
     return MixtureSpec(weights=weights, source=str(path), **raw)

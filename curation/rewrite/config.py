@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from curation.config_keys import refuse_unknown_keys
 from curation.rewrite.validate import ValidationConfig
 
 DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "configs" / "prompts"
@@ -67,9 +68,7 @@ class RewriteConfig:
 
 def _build(cls, data: dict, where: str):
     names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
+    refuse_unknown_keys(data, names, where)
     return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from curation.config_keys import refuse_unknown_keys
 from curation.document import validate_category
 from curation.scoring.ensemble import EnsembleConfig
 from curation.scoring.heuristics import RULE_SETS, RuleSelection
@@ -119,9 +120,7 @@ def _tuples(value: Any) -> Any:
 
 
 def _only_keys(mapping: Mapping, allowed: set[str], where: str) -> None:
-    unknown = set(mapping) - allowed
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
+    refuse_unknown_keys(mapping, allowed, where, "key(s)")
 
 
 def _jsonable(obj: Any) -> Any:

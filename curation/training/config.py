@@ -5,6 +5,8 @@ from pathlib import Path
 
 import yaml
 
+from curation.config_keys import refuse_unknown_keys
+
 
 class TrainingConfigError(ValueError):
     """A training config that cannot run as written."""
@@ -67,8 +69,5 @@ def load_training_config(path: str | Path, **overrides) -> TrainingConfig:
     """Read ``path`` (YAML mapping of TrainingConfig fields), then apply ``overrides``."""
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     raw.update(overrides)
-    known = {f.name for f in fields(TrainingConfig)}
-    unknown = set(raw) - known
-    if unknown:
-        raise TrainingConfigError(f"{path}: unknown training keys {sorted(unknown)}; known: {sorted(known)}")
+    refuse_unknown_keys(raw, (f.name for f in fields(TrainingConfig)), str(path), "training keys", TrainingConfigError)
     return TrainingConfig(**raw)

@@ -4,13 +4,13 @@ import pytest
 
 from curation.lm.models import (
     ModelNotFoundError,
-    build_tiny_llama,
     load_causal_lm,
     materialize_model,
     model_fingerprint,
     packaged_smollm2_gguf,
     packaged_tinycoder_gguf,
 )
+from tests.tiny_llama import build_tiny_llama
 
 
 def test_packaged_ggufs_are_found_without_importing_their_packages():

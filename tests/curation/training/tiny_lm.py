@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from curation.lm.models import build_tiny_llama
+from tests.tiny_llama import build_tiny_llama
 
 EOS = "<|endoftext|>"
 

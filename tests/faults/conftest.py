@@ -18,11 +18,11 @@ def doc_lines(n: int, prefix: str = "d") -> list[bytes]:
 
 def materialize_raw(home: Path, category: str, run_config: dict | None = None):
     """The raw asset on one partition, as the UI would run it; never raises on a failed check."""
-    instance = dg.DagsterInstance.ephemeral()
-    instance.add_dynamic_partitions(category_partitions.name, [category])
-    return dg.materialize([raw_corpus], instance=instance, partition_key=category, raise_on_error=False,
-                          resources={"lake": LakeResource(home=str(home))},
-                          run_config=run_config or None)
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(category_partitions.name, [category])
+        return dg.materialize([raw_corpus], instance=instance, partition_key=category, raise_on_error=False,
+                              resources={"lake": LakeResource(home=str(home))},
+                              run_config=run_config or None)
 
 
 def raw_outcome(result) -> tuple[dict, dict]:

@@ -29,13 +29,13 @@ def test_a_dot_folder_is_not_a_category_anywhere(tmp_path):
 
 
 def test_the_sensor_refuses_a_dot_folder_with_the_reason(tmp_path):
-    from dagster_project.sensors import landing_snapshot
+    from dagster_project.sensors import landing_changes
     from resources.lake import LakeResource
 
     (tmp_path / "landing/.hidden").mkdir(parents=True)
     (tmp_path / "landing/.hidden/a.jsonl").write_bytes(b"".join(doc_lines(3)))
-    snapshot, refused = landing_snapshot(LakeResource(home=str(tmp_path)))
-    assert snapshot == {} and len(refused) == 1 and "dot-folder" in refused[0]
+    changes, refused, _ = landing_changes(LakeResource(home=str(tmp_path)), {})
+    assert changes == {} and len(refused) == 1 and "dot-folder" in refused[0]
 
 
 def test_dotted_names_inside_stay_legal():

@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS eval_table (
     n_tokens BIGINT,
     recorded_at TIMESTAMP DEFAULT current_timestamp
 );
+-- one row per model x curriculum stage x metric x category/task, with the items it rests on
+ALTER TABLE eval_table ADD COLUMN IF NOT EXISTS stage VARCHAR;
+ALTER TABLE eval_table ADD COLUMN IF NOT EXISTS n_items BIGINT;
 """
 
 

@@ -15,32 +15,18 @@ from functools import lru_cache
 
 import numpy as np
 
-from curation.dedup.shingles import fmix64, is_cjk
+from curation.dedup.shingles import _CJK_RANGES, fmix64
 
-# a run of letters/digits, or one CJK character (split out below)
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _P = np.uint64(0x100000001B3)  # FNV-64 prime as the polynomial base
+# one regex pass: a CJK character alone, or a run of letters/digits that are not CJK. The ranges
+# are the dedup shingler's (one CJK definition in the project)
+_CJK = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)
+_TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 
 
 def tokens(text: str) -> list[str]:
     """Normalised tokens: lowercase NFKC words; each CJK character its own token."""
-    out: list[str] = []
-    for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
-        cps = np.frombuffer(word.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        cjk = is_cjk(cps)
-        if not cjk.any():
-            out.append(word)
-            continue
-        start = 0  # split "abc中文" into "abc", "中", "文"
-        for i, flag in enumerate(cjk):
-            if flag:
-                if start < i:
-                    out.append(word[start:i])
-                out.append(word[i])
-                start = i + 1
-        if start < len(word):
-            out.append(word[start:])
-    return out
+    return _TOKEN.findall(unicodedata.normalize("NFKC", text).lower())
 
 
 @lru_cache(maxsize=1 << 20)

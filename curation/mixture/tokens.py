@@ -26,8 +26,9 @@ def resolve_eod(tokenizer, eod_token: str | None = None) -> int:
     if eod_token is None:
         return eos_token_id(tokenizer)
     token_id = tokenizer.convert_tokens_to_ids(eod_token)
-    if token_id is None or token_id == getattr(tokenizer, "unk_token_id", object()) or \
-            tokenizer.convert_ids_to_tokens(token_id) != eod_token:
+    # an unknown token maps to the unk id, whose token is not ``eod_token``: the round trip catches it
+    # (SmolLM2's unk *is* <|endoftext|>, so comparing ids with unk_token_id would refuse the right token)
+    if token_id is None or tokenizer.convert_ids_to_tokens(token_id) != eod_token:
         raise TokenizerError(
             f"eod_token {eod_token!r} is not a token of {getattr(tokenizer, 'name_or_path', tokenizer)!r}"
         )

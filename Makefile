@@ -9,7 +9,7 @@ export CORPUSFORGE_HOME ?= $(CURDIR)/.corpusforge
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-slow ui bench-dedup bench-scoring lint clean
+.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-decontam lint clean
 
 demo: $(STAMP)
 	$(BIN)/corpusforge demo
@@ -28,6 +28,9 @@ bench-dedup: $(STAMP)
 
 bench-scoring: $(STAMP)
 	$(BIN)/python bench/scoring/run_benchmark.py
+
+bench-decontam: $(STAMP)
+	PYTHONPATH=. $(BIN)/python -m bench.decontam.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,5 @@
-"""Whole-mixture assets: the token mixture, the continued-pretraining checkpoint, the eval table."""
+"""Per-stage continued pretraining: model/checkpoint[stage] trains on corpus/mixed[stage], starting
+from the previous stage's checkpoint (the base model for the first stage)."""
 
 import hashlib
 import json
@@ -7,181 +8,105 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.metadata import md_table, readable
-from curation.document import DROP_SCHEMA
-from curation.lake import Lake, PartitionWriter
-from curation.mixture.spec import load_mixture_spec
-from curation.mixture.stage import build_mixture, read_heldout_texts, share_violations
-from curation.training.checkpoint import checkpoint_dir
-from curation.training.config import load_training_config
 from assets.checks.thresholds import check_thresholds
-from resources.configs import PipelineConfigs, config_version
+from assets.metadata import md_table
+from assets.mixture import MIXED_KEY, mixture_dir
+from assets.partitions import stage_partitions
+from curation.lake import Lake
+from curation.mixture.curriculum import load_curriculum
+from curation.training.checkpoint import checkpoint_dir, read_checkpoint_meta
+from curation.training.config import load_training_config
+from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource
 
-MIXED_KEY = dg.AssetKey(["corpus", "mixed"])
 CHECKPOINT_KEY = dg.AssetKey(["model", "checkpoint"])
-EVAL_KEY = dg.AssetKey(["model", "eval_table"])
 
 
-def mixture_dir(lake: Lake) -> Path:
-    return lake.mixture_dir()
-
-
-def training_dir(lake: Lake) -> Path:
-    """One training directory per mixture content: the same mixture resumes, a new one starts fresh."""
-    manifest = json.loads((mixture_dir(lake) / "mixture_manifest.json").read_text())
-    # the spec and the written index files define the training data; the stats also hold timings
-    content = json.dumps({"spec": manifest["spec"], "files": manifest["files"]}, sort_keys=True)
+def training_dir(lake: Lake, stage: str) -> Path:
+    """One training directory per stage and mixture content: the same mixture resumes, a new one starts fresh."""
+    manifest = json.loads((mixture_dir(lake, stage) / "mixture_manifest.json").read_text())
+    # the spec, stage and written index files define the training data; the stats also hold timings
+    content = json.dumps({"spec": manifest["spec"], "stage": manifest["stage"], "files": manifest["files"]},
+                         sort_keys=True, default=str)
     digest = hashlib.sha256(content.encode()).hexdigest()[:12]
-    return lake.checkpoints_dir() / f"mixture-{digest}"
+    return lake.home / "models" / "checkpoints" / f"{stage}-{digest}"
 
 
-@dg.asset(
-    key=MIXED_KEY,
-    deps=[dg.AssetKey(["corpus", "rewritten"])],
-    group_name="mixture",
-    code_version=config_version("mixture.yaml"),
-    kinds={"parquet"},
-    check_specs=[
-        dg.AssetCheckSpec("proportions_match_spec", asset=MIXED_KEY, blocking=True,
-                          description="Every category's token share within the spec's tolerance."),
-        dg.AssetCheckSpec("heldout_not_in_train", asset=MIXED_KEY, blocking=True,
-                          description="No held-out document (nor a rewrite of one) is in the training split: the "
-                          "eval set is not contaminated."),
-        dg.AssetCheckSpec("repeats_within_max", asset=MIXED_KEY,
-                          description="Warns when a category is repeated more than the spec's max_repeat epochs "
-                          "(Muennighoff et al. 2023: returns vanish after ~4)."),
-    ],
-    description="Token mixture from the seed-000-style spec (configs/mixture.yaml): held-out split per category, "
-    "upsampling reported, tokenized with the base model's tokenizer, Megatron .bin/.idx + blend list.",
-)
-def mixed_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
-                 configs: PipelineConfigs) -> dg.MaterializeResult:
-    from transformers import AutoTokenizer
+def latest_stage_checkpoint(lake: Lake, stage: str) -> Path | None:
+    """The newest finished checkpoint trained for ``stage`` (its training dir), or None."""
+    root = lake.home / "models" / "checkpoints"
+    found = [d for d in root.glob(f"{stage}-*") if read_checkpoint_meta(d)] if root.is_dir() else []
+    return max(found, key=lambda d: read_checkpoint_meta(d)["saved_at"]) if found else None
 
-    data = lake.lake
-    spec = load_mixture_spec(configs.path("mixture.yaml"))
-    tokenizer = AutoTokenizer.from_pretrained(llm.model_dir(), local_files_only=True)
-    sources = {c: data.iter_batches("rewritten", c) for c in data.stage_categories("rewritten")}
-    with PartitionWriter(data.drops_dir("mixed", "all"), DROP_SCHEMA) as drops_out:
-        stats = build_mixture(sources, tokenizer, spec, mixture_dir(data), drops_writer=drops_out)
-    lake.catalog.record_stage_stats("mixed", "all", stats["docs_in"], stats["docs_out"], stats, context.run_id)
-    rows = [(name, c["spec_share"], c["target_share"], c["actual_share"], c["actual_tokens"], c["repeat_factor"],
-             c["heldout_docs"]) for name, c in sorted(stats["categories"].items())]
-    over_repeated = [f"{n} ({c['repeat_factor']:.1f}x)" for n, c in sorted(stats["categories"].items())
-                     if c["exceeds_max_repeat"]]
-    problems = share_violations(stats)
-    share_problems = [p for p in problems if "held-out" not in p]
-    return dg.MaterializeResult(
-        metadata=readable({
-            "dagster/row_count": stats["docs_out"],
-            "total_tokens": stats["total_tokens"],
-            "categories": md_table(["category", "spec", "target", "actual", "tokens", "repeat", "held-out docs"], rows),
-            "upsampled": ", ".join(n for n, c in sorted(stats["categories"].items()) if c["repeat_factor"] > 1) or "none",
-            "missing_categories": ", ".join(stats["missing_categories"]) or "none",
-            "blend_file": str(mixture_dir(data) / "blend.txt"),
-        }),
-        check_results=[
-            dg.AssetCheckResult(asset_key=MIXED_KEY, check_name="proportions_match_spec", passed=not share_problems,
-                                metadata={"tolerance": stats["tolerance"],
-                                          "violations": "\n".join(share_problems) or "none"}),
-            dg.AssetCheckResult(asset_key=MIXED_KEY, check_name="heldout_not_in_train",
-                                passed=stats["heldout_ids_in_train"] == 0,
-                                metadata={"heldout_ids_in_train": stats["heldout_ids_in_train"]}),
-            dg.AssetCheckResult(asset_key=MIXED_KEY, check_name="repeats_within_max", passed=not over_repeated,
-                                severity=dg.AssetCheckSeverity.WARN,
-                                metadata={"max_repeat": spec.max_repeat,
-                                          "over_repeated": ", ".join(over_repeated) or "none"}),
-        ],
-    )
+
+def start_checkpoint(lake: Lake, curriculum, stage: str) -> Path | None:
+    """What stage ``stage`` starts from: the previous stage's checkpoint; None (the base model) for the first."""
+    previous = curriculum.previous(stage)
+    if previous is None:
+        return None
+    found = latest_stage_checkpoint(lake, previous.name)
+    if found is None:
+        raise FileNotFoundError(f"stage {stage} continues from stage {previous.name}, which has no checkpoint: "
+                                f"materialize model/checkpoint[{previous.name}] first")
+    return checkpoint_dir(found)
+
+
+def loss_rise(losses: list[float]) -> float:
+    """Mean loss of the second half of training minus the first half (0 with fewer than 2 steps)."""
+    half = len(losses) // 2
+    return (sum(losses[half:]) / len(losses[half:]) - sum(losses[:half]) / half) if half else 0.0
 
 
 @dg.asset(
     key=CHECKPOINT_KEY,
     deps=[MIXED_KEY],
+    partitions_def=stage_partitions,
     group_name="training",
-    code_version=config_version("training.yaml"),
     kinds={"pytorch", "safetensors"},
     check_specs=[dg.AssetCheckSpec("loss_finite_and_not_rising", asset=CHECKPOINT_KEY, blocking=True,
                                    description="Every step's loss finite; the second half of training no higher on "
                                    "average than the first (within checks.yaml training.max_loss_rise).")],
-    description="Continued pretraining of the base model on the mixture: cosine LR 1e-5 → 1e-6 with warmup (seed "
-    "000), optional KL penalty against the frozen base model; safetensors + self-describing JSON; resumes.",
+    description="Continued pretraining on one curriculum stage's mixture, from the previous stage's checkpoint: "
+    "the stage's LR segment (curriculum.yaml) on training.yaml, cosine with warmup (seed 000), optional KL to the "
+    "base model; a ppl_ascending stage is read in file order. safetensors + self-describing JSON; resumes.",
 )
 def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
                        configs: PipelineConfigs) -> dg.MaterializeResult:
     from curation.training.train import train
 
-    data = lake.lake
-    cfg = load_training_config(configs.path("training.yaml"))
-    result = train(cfg, llm.model_dir(), mixture_dir(data) / "blend.txt", training_dir(data),
-                   log=lambda rec: context.log.info(f"step {rec['step']}: {rec}"),
-                   mixture_manifest=mixture_dir(data) / "mixture_manifest.json")
+    data, stage_name = lake.lake, context.partition_key
+    curriculum = load_curriculum(configs.path("curriculum.yaml"))
+    stage = curriculum.stage(stage_name)
+    cfg = load_training_config(configs.path("training.yaml"), **stage.lr)
+    init_from = start_checkpoint(data, curriculum, stage_name)
+    mixed = mixture_dir(data, stage_name)
+    result = train(cfg, llm.model_dir(), mixed / "blend.txt", training_dir(data, stage_name),
+                   log=lambda rec: context.log.info(f"{stage_name} step {rec['step']}: loss {rec['loss']:.4f}"),
+                   mixture_manifest=mixed / "mixture_manifest.json", init_from=init_from,
+                   shuffle=stage.ordering != "ppl_ascending")
     losses = [r["loss"] for r in result["losses"]]
-    half = len(losses) // 2
-    rise = (sum(losses[half:]) / len(losses[half:]) - sum(losses[:half]) / half) if half else 0.0
+    rise = loss_rise(losses)
     finite = bool(losses) and all(math.isfinite(x) for x in losses)
     max_rise = check_thresholds()["training"]["max_loss_rise"]
+    passed = finite and rise <= max_rise
     return dg.MaterializeResult(
-        metadata=readable({
+        metadata={
             "checkpoint_dir": str(result["checkpoint_dir"]),
+            "initialised_from": str(init_from) if init_from else "base model",
+            "data_order": "file order (ppl_ascending)" if stage.ordering == "ppl_ascending" else "shuffled",
             "steps_done": result["steps_done"],
             "steps_this_run": result["steps_run"],
-            "final_loss": float(result["final_loss"]) if result["final_loss"] is not None else float("nan"),
+            "final_loss": round(float(result["final_loss"]), 4) if result["final_loss"] is not None else float("nan"),
             "loss_by_step": md_table(["step", "loss", "lr"], [(r["step"], r["loss"], r["lr"])
                                                              for r in result["losses"]]),
-            "tokens_per_s": float(result["tokens_per_s"] or 0.0),
-            "s_per_step": float(result["s_per_step"] or 0.0),
-            "peak_rss_mb": float(result["peak_rss_mb"]),
-            "kl_coef": cfg.kl_coef,
-        }),
+            "tokens_per_s": round(float(result["tokens_per_s"] or 0.0), 1),
+            "s_per_step": round(float(result["s_per_step"] or 0.0), 2),
+            "peak_rss_mb": round(float(result["peak_rss_mb"]), 1),
+        },
         check_results=[dg.AssetCheckResult(
-            asset_key=CHECKPOINT_KEY, check_name="loss_finite_and_not_rising",
-            passed=finite and rise <= max_rise,
-            metadata={"finite": finite, "mean_loss_rise_second_half": rise, "max_loss_rise": max_rise})],
-    )
-
-
-@dg.asset(
-    key=EVAL_KEY,
-    deps=[CHECKPOINT_KEY, MIXED_KEY],
-    group_name="evaluation",
-    kinds={"duckdb"},
-    check_specs=[dg.AssetCheckSpec("row_for_every_category_and_model", asset=EVAL_KEY,
-                                   description="A finite loss and perplexity for every held-out category, for both "
-                                   "the base model and the checkpoint.")],
-    description="Held-out perplexity per category for the base model and the trained checkpoint, with the "
-    "difference (catastrophic-forgetting signal, seed 002); DuckDB table eval_table.",
-)
-def eval_table(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource) -> dg.MaterializeResult:
-    from curation.evaluation.perplexity import forgetting_rows, heldout_perplexity
-
-    data = lake.lake
-    texts = read_heldout_texts(mixture_dir(data))
-    checkpoint = checkpoint_dir(training_dir(data))
-    budget = {"max_tokens_per_category": 512, "seq_len": 128}  # CPU demo; raise on a GPU
-    base = heldout_perplexity(llm.model_dir(), texts, model_name="base", **budget)
-    trained = heldout_perplexity(checkpoint, texts, model_name="checkpoint", **budget)
-    rows = base + trained + forgetting_rows(base, trained, model="checkpoint-vs-base")
-    with lake.catalog.connect() as con:
-        con.executemany(
-            "INSERT INTO eval_table (run_id, model, metric, category, value, n_docs, n_tokens) VALUES (?,?,?,?,?,?,?)",
-            [[context.run_id, r["model"], r["metric"], r["category"], r["value"], r["n_docs"], r["n_tokens"]]
-             for r in rows])
-    by_key = {(r["category"], r["model"], r["metric"]): r["value"] for r in rows}
-    table = [(c, by_key.get((c, "base", "perplexity")), by_key.get((c, "checkpoint", "perplexity")),
-              by_key.get((c, "checkpoint-vs-base", "loss_delta"))) for c in sorted({r["category"] for r in base})]
-    expected = {(c, m, k) for c in texts for m in ("base", "checkpoint") for k in ("loss", "perplexity")}
-    missing = sorted(f"{c}/{m}/{k}" for c, m, k in expected
-                     if not math.isfinite(by_key.get((c, m, k), float("nan"))))
-    return dg.MaterializeResult(
-        metadata=readable({
-            "dagster/row_count": len(rows),
-            "eval_table": md_table(["category", "base ppl", "checkpoint ppl", "loss Δ (>0: forgot)"], table),
-            "overall_loss_delta": float(by_key.get(("__overall__", "checkpoint-vs-base", "loss_delta"), float("nan"))),
-            "checkpoint": str(checkpoint),
-        }),
-        check_results=[dg.AssetCheckResult(asset_key=EVAL_KEY, check_name="row_for_every_category_and_model",
-                                           passed=not missing, metadata={"missing": ", ".join(missing) or "none"})],
+            asset_key=CHECKPOINT_KEY, check_name="loss_finite_and_not_rising", passed=passed,
+            description=None if passed else (f"loss not finite over {len(losses)} steps" if not finite else
+                                             f"mean loss rose {rise:.4f} > max_loss_rise {max_rise}"),
+            metadata={"finite": finite, "mean_loss_rise_second_half": round(rise, 4), "steps": len(losses)})],
     )

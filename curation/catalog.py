@@ -61,6 +61,9 @@ CREATE TABLE IF NOT EXISTS drop_ledger (
 );
 CREATE OR REPLACE VIEW drops_by_reason AS
     SELECT stage, category, reason, count(*) AS docs FROM drop_ledger GROUP BY ALL;
+-- one row per model x curriculum stage x metric x category/task, with the items it rests on
+ALTER TABLE eval_table ADD COLUMN IF NOT EXISTS stage VARCHAR;
+ALTER TABLE eval_table ADD COLUMN IF NOT EXISTS n_items BIGINT;
 """
 _DROP_COLUMNS = "doc_id, category, stage, reason, duplicate_of, similarity, detail, param_version"
 _EMPTY_DOCUMENTS = "SELECT NULL::VARCHAR AS id, NULL::VARCHAR AS text, NULL::VARCHAR AS category, " \

@@ -83,36 +83,59 @@ def cmd_demo(args) -> int:
     known = set(instance.get_dynamic_partitions(category_partitions.name))
     instance.add_dynamic_partitions(category_partitions.name, [c for c in categories if c not in known])
 
+    from assets.partitions import stage_partitions
+
+    stages = stage_partitions.get_partition_keys()
     phases = [("ingest_and_dedup", categories), ("quality_models", [None]), ("score_and_rewrite", categories),
-              ("mixture_to_eval", [None])]
+              ("mixture_to_eval", stages)]
     log_path = lake.home / "logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
     print(f"running {sum(len(p) for _, p in phases)} runs; Dagster's full event log: {log_path}", flush=True)
     ok = run_demo(phases, instance, log_path)
     if ok:
-        print_eval_table(lake)
+        for stage in stages:
+            print_stage(lake, stage)
     print(f"demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - started:.0f}s; full log: {log_path}")
     if ok:
         print("open the UI with `make ui`: the runs are under Jobs (or Runs)")
     return 0 if ok else 1
 
 
-def print_eval_table(lake: Lake) -> None:
+def print_stage(lake: Lake, stage: str) -> None:
+    """A curriculum stage's reweighting (what its mixture used) and its eval table."""
+    import json
+
+    weights = lake.stage_dir("mixture_weights", stage) / "weights.json"
+    info = json.loads(weights.read_text()) if weights.is_file() else {"rows": []}
+    if info["rows"]:
+        print(f"  reweighting from {info['source']} (alpha {info['alpha']}): "
+              f"{'slice':28s} {'Δp':>9s} {'f':>6s} {'r before':>8s} {'r after':>8s}")
+        for r in info["rows"]:
+            print(f"  {'':33s}{r['slice'][:28]:28s} {r['delta_p']:+9.3f} {r['f']:6.3f} {r['r_prev']:8.3f} "
+                  f"{r['r_new']:8.3f}")
+    print_eval_table(lake, stage)
+
+
+def print_eval_table(lake: Lake, stage: str | None = None) -> None:
     """The latest eval run, one line per held-out category: base vs checkpoint perplexity."""
     from curation.catalog import Catalog
 
+    where = "stage = ?" if stage else "TRUE"
     rows = Catalog(lake.catalog_path).query(
-        "SELECT category, model, metric, value FROM eval_table WHERE run_id = "
-        "(SELECT run_id FROM eval_table ORDER BY recorded_at DESC LIMIT 1)"
+        f"SELECT category, model, metric, value FROM eval_table WHERE run_id = "
+        f"(SELECT run_id FROM eval_table WHERE {where} ORDER BY recorded_at DESC LIMIT 1)", [stage] if stage else []
     )
     if not rows:
         print("eval table is empty")
         return
     value = {(c, m, k): v for c, m, k, v in rows}
-    print(f"\n{'held-out category':36s} {'base ppl':>10s} {'trained ppl':>12s} {'loss delta':>11s}  (>0: forgot)")
+    nan = float("nan")
+    print(f"  {'held-out slice' + (f' [{stage}]' if stage else ''):36s} {'base ppl':>10s} {'start ppl':>10s} "
+          f"{'trained ppl':>12s} {'loss delta':>11s}  (vs base, >0: forgot)")
     for category in sorted({c for c, _, _, _ in rows}):
-        print(f"{category:36s} {value[category, 'base', 'perplexity']:10.3f} "
-              f"{value[category, 'checkpoint', 'perplexity']:12.3f} "
-              f"{value[category, 'checkpoint-vs-base', 'loss_delta']:+11.4f}")
+        print(f"  {category:36s} {value.get((category, 'base', 'perplexity'), nan):10.3f} "
+              f"{value.get((category, 'start', 'perplexity'), value.get((category, 'base', 'perplexity'), nan)):10.3f} "
+              f"{value.get((category, 'checkpoint', 'perplexity'), nan):12.3f} "
+              f"{value.get((category, 'checkpoint-vs-base', 'loss_delta'), nan):+11.4f}")
 
 
 def dagster_executable() -> str:

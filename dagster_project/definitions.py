@@ -5,7 +5,9 @@ from assets.quality_models import dclm_classifier, edu_regressor, kenlm_model
 from assets.raw import raw_corpus
 from assets.rewritten import rewritten_corpus
 from assets.scored import scored_corpus
-from assets.training import eval_table, mixed_corpus, trained_checkpoint
+from assets.evaluation import eval_table
+from assets.mixture import mixed_corpus, mixture_weights
+from assets.training import trained_checkpoint
 from dagster_project.jobs import ALL_JOBS
 from dagster_project.schedules import category_backfill_schedule, mixture_schedule
 from dagster_project.sensors import new_shard_sensor
@@ -21,6 +23,7 @@ ASSETS = [
     edu_regressor,
     scored_corpus,
     rewritten_corpus,
+    mixture_weights,
     mixed_corpus,
     trained_checkpoint,
     eval_table,

@@ -1,6 +1,6 @@
 import dagster as dg
 
-from assets.partitions import category_partitions
+from assets.partitions import category_partitions, stage_partitions
 
 # Per-category stages run one run per category partition (sensor, schedule, backfills).
 category_pipeline_job = dg.define_asset_job(
@@ -31,7 +31,8 @@ score_and_rewrite_job = dg.define_asset_job(
 mixture_job = dg.define_asset_job(
     "mixture_to_eval",
     selection=dg.AssetSelection.groups("mixture", "training", "evaluation"),
-    description="Mixture over every category, continued pretraining, held-out eval table.",
+    partitions_def=stage_partitions,
+    description="One curriculum stage: weights from the previous stage's eval, mixture, training, eval table.",
 )
 
 ALL_JOBS = [category_pipeline_job, ingest_and_dedup_job, quality_models_job, score_and_rewrite_job, mixture_job]

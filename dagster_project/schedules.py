@@ -1,6 +1,6 @@
 import dagster as dg
 
-from assets.partitions import category_partitions
+from assets.partitions import category_partitions, stage_partitions
 from dagster_project.jobs import category_pipeline_job, mixture_job
 
 
@@ -25,4 +25,6 @@ def category_backfill_schedule(context: dg.ScheduleEvaluationContext):
     description="Daily, after the category backfill: rebuild the mixture, train, evaluate.",
 )
 def mixture_schedule(context: dg.ScheduleEvaluationContext):
-    return dg.RunRequest(run_key=f"mixture:{context.scheduled_execution_time:%Y-%m-%d}")
+    # the first curriculum stage; later stages need the previous stage's eval, so they follow by hand/backfill
+    first = stage_partitions.get_partition_keys()[0]
+    return dg.RunRequest(run_key=f"mixture:{context.scheduled_execution_time:%Y-%m-%d}:{first}", partition_key=first)

@@ -11,7 +11,7 @@ from curation.lake import Lake
 from tests.tiny_llama import build_tiny_llama
 from curation.sample_corpus import build_sample_corpus
 from dagster_project.definitions import ASSETS
-from assets.partitions import category_partitions
+from assets.partitions import category_partitions, stage_partitions
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource
@@ -40,6 +40,12 @@ def small_configs(root):
     edit("rewrite.yaml", **{"selection.max_docs_per_category": 0})
     edit("mixture.yaml", total_tokens=4000, seq_len=32, heldout_max_docs=2)
     edit("training.yaml", max_steps=2, micro_batch_size=1, seq_len=32)
+    curriculum = yaml.safe_load((root / "curriculum.yaml").read_text())
+    for stage in curriculum["stages"]:
+        stage["token_budget"] = 4000
+        stage["lr"]["max_steps"] = 1
+        stage["lr"]["warmup_steps"] = 0
+    (root / "curriculum.yaml").write_text(yaml.safe_dump(curriculum))
     return root
 
 
@@ -81,17 +87,22 @@ def run_whole_graph(instance, resources):
     run(["quality_models"])
     for category in CATEGORIES:
         run(["scoring", "rewriting"], category)
-    final = run(["mixture", "training", "evaluation"])
-    mat = final.asset_materializations_for_node("model__eval_table")[0]
-    assert "checkpoint ppl" in mat.metadata["eval_table"].value
+    for stage in stage_partitions.get_partition_keys():  # the curriculum, stage after stage
+        final = run(["mixture", "training", "evaluation"], stage)
+        mat = final.asset_materializations_for_node("model__eval_table")[0]
+        assert "checkpoint ppl" in mat.metadata["eval_table"].value
+    weights = final.asset_materializations_for_node("mixture__weights")[0]
+    assert "Δp" in weights.metadata["reweighting"].value
 
 
 def check_outputs(home):
     lake = Lake(home)
     scored = lake.read("scored", "en_docs")
     assert set(scored.column("quality_bucket").to_pylist()) <= {"high", "mid", "low"}
-    assert (home / "lake/mixed/blend.txt").read_text().strip()
+    assert (home / "lake/mixed/s2_synthetic/blend.txt").read_text().strip()
     rows = Catalog(lake.catalog_path).query("SELECT model, metric, category, value FROM eval_table")
+    stages = Catalog(lake.catalog_path).query("SELECT DISTINCT stage, model FROM eval_table ORDER BY 1, 2")
+    assert ("s2_synthetic", "start") in stages and ("s1_bilingual", "checkpoint") in stages
     heldout_categories = {c for _, _, c, _ in rows} - {"__overall__"}
     assert heldout_categories and heldout_categories <= set(CATEGORIES)
     for category in heldout_categories:

@@ -59,11 +59,13 @@ def heldout_perplexity(
     seq_len: int = 256,
     model_name: str | None = None,
     batch_size: int = 8,
+    eod: int | None = None,
 ) -> list[dict]:
     """Rows ``{model, metric, category, value, n_docs, n_tokens}`` with metric "loss" (mean NLL, nats a
     token) and "perplexity" (exp of it), per category and ``__overall__`` (token-weighted).
 
-    ``model_or_dir``: an HF model directory or a ``(tokenizer, model)`` pair.
+    ``model_or_dir``: an HF model directory or a ``(tokenizer, model)`` pair. ``eod``: the document
+    separator the mixture was written with (``stats["eod_token_id"]``); the tokenizer's EOS when None.
     """
     import torch
 
@@ -71,7 +73,7 @@ def heldout_perplexity(
         raise ValueError("max_tokens_per_category and seq_len must be >= 1")
     tokenizer, model, default_name = _load(model_or_dir)
     name = model_name or default_name
-    eos = eos_token_id(tokenizer)
+    eos = eos_token_id(tokenizer) if eod is None else eod
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

@@ -104,19 +104,31 @@ class CategoryPlan:
             yield int(self.order[self.remainder_docs]), self.full_epochs, self.remainder_cut_tokens
 
 
+def sampling_key(doc_id: str, seed: int, weight: float = 1.0) -> float:
+    """Order key of weighted sampling without replacement (Efraimidis & Spirakis 2006, A-ES):
+    -ln(u) / w, ascending; with every weight 1 it is the plain hash order."""
+    u = unit_hash(doc_id, seed, "sample")
+    return -math.log1p(-u) / weight  # log1p(-u) = ln(1 - u): u may be 0, never 1
+
+
 def plan_category(
-    category: str, doc_ids: list[str], n_tokens: np.ndarray, target_tokens: int, seed: int
+    category: str,
+    doc_ids: list[str],
+    n_tokens: np.ndarray,
+    target_tokens: int,
+    seed: int,
+    weights: list[float] | None = None,
 ) -> CategoryPlan:
     """Upsample (whole epochs + a deterministic remainder) or subsample one category to exactly
-    ``target_tokens`` tokens. Documents are ordered by ``unit_hash(id, seed, "sample")``."""
+    ``target_tokens`` tokens. Documents are ordered by ``sampling_key`` (``weights``: a per-document
+    sampling weight > 0, e.g. the selection stage's ``sample_weight``; a subsample then favours
+    heavier documents in proportion)."""
     n_tokens = np.asarray(n_tokens, dtype=np.int64)
     available = int(n_tokens.sum())
     if target_tokens > 0 and available == 0:
         raise ValueError(f"category {category!r} has a target of {target_tokens} tokens but no training tokens")
-    order = np.array(
-        sorted(range(len(doc_ids)), key=lambda i: (unit_hash(doc_ids[i], seed, "sample"), doc_ids[i])),
-        dtype=np.int64,
-    )
+    keys = [sampling_key(d, seed, 1.0 if weights is None else weights[i]) for i, d in enumerate(doc_ids)]
+    order = np.array(sorted(range(len(doc_ids)), key=lambda i: (keys[i], doc_ids[i])), dtype=np.int64)
     full_epochs, remainder = divmod(target_tokens, available) if available else (0, 0)
     cumulative = np.cumsum(n_tokens[order])
     # documents wholly inside the remainder, then a cut of the next one for the rest

@@ -1,7 +1,10 @@
-"""The mixture spec: relative category weights, a token budget, and how to hold data out.
+"""The mixture spec: where documents come from, relative slice weights, a token budget, how to hold
+data out, the document separator, and decontamination.
 
 Shaped after seed 000's table (relative weights, normalised, applied to a fixed token budget:
-30B tokens out of a 100B pool) and its synthetic naming ``<source>-synthetic-<style>``.
+30B tokens out of a 100B pool) and its synthetic naming ``<source>-synthetic-<style>``. A slice
+the spec does not list gets ``default_weight``, so a user's own categories need no entry; the
+curriculum (``curation/mixture/curriculum.py``) sets the ratios between groups of slices.
 """
 
 import math
@@ -11,25 +14,36 @@ from pathlib import Path
 import yaml
 
 from curation.config_keys import refuse_unknown_keys
+from curation.decontam.config import DecontamConfig
 from curation.document import validate_category
+from curation.mixture.groups import synthetic_category  # noqa: F401 - re-exported for callers
 
 
 class MixtureSpecError(ValueError):
     """A mixture spec that cannot be used as written."""
 
 
-def synthetic_category(category: str, style: str) -> str:
-    """Name of the synthetic slice of ``category`` rewritten in ``style`` (seed 000:
-    ``Nemotron-CC-high-synthetic-wrap_medium-high``)."""
-    return validate_category(f"{category}-synthetic-{style}")
-
-
 @dataclass(frozen=True)
 class MixtureSpec:
-    # category -> relative weight; normalised over the categories present (seed 000, table 1)
+    # slice -> relative weight inside its group (seed 000, table 1); unlisted slices: default_weight
     weights: dict[str, float]
-    # training tokens in the whole mixture (seed 000: 30B of a 100B pool; small for the CPU demo)
+    # training tokens in the whole mixture (seed 000: 30B of a 100B pool; small for the CPU demo);
+    # a curriculum stage's token_budget overrides it
     total_tokens: int
+    # weight of a slice not listed in ``weights`` (a user's own categories)
+    default_weight: float = 1.0
+    # lake stages the mixture reads, every category of each (HELPERS contract: rewritten, selected, ...)
+    sources: tuple[str, ...] = ("rewritten",)
+    # end-of-document token appended to every document in the Megatron files and used by the
+    # held-out eval; None = the tokenizer's eos_token. For continued pretraining of a base model
+    # name the base model's own end-of-text token (SmolLM2: "<|endoftext|>"), not an instruct
+    # model's end-of-turn token ("<|im_end|>")
+    eod_token: str | None = None
+    # scoring-stage column that orders a ``ppl_ascending`` stage (documents without it go last)
+    ppl_column: str = "ppl"
+    # optional per-document sampling weight column (the selection stage's ``sample_weight``)
+    weight_column: str = "sample_weight"
+    decontamination: DecontamConfig = field(default_factory=DecontamConfig)
     # held out per category before sampling, never trained on: fraction, then clamped to [min, max] docs
     heldout_fraction: float = 0.05
     heldout_min_docs: int = 1
@@ -49,14 +63,13 @@ class MixtureSpec:
     source: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.weights:
-            raise MixtureSpecError("mixture spec has no categories under 'weights'")
-        for name, weight in self.weights.items():
-            validate_category(name)
+        for name, weight in {**self.weights, "default_weight": self.default_weight}.items():
+            if name != "default_weight":
+                validate_category(name)
             if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
                 raise MixtureSpecError(f"weight of {name!r} must be a finite number >= 0, got {weight!r}")
-        if sum(self.weights.values()) <= 0:
-            raise MixtureSpecError("mixture weights sum to 0")
+        if not self.sources:
+            raise MixtureSpecError("mixture spec needs at least one source stage under 'sources'")
         if not isinstance(self.total_tokens, int) or self.total_tokens <= 0:
             raise MixtureSpecError(f"total_tokens must be a positive integer, got {self.total_tokens!r}")
         if not 0 <= self.heldout_fraction < 1:
@@ -68,16 +81,15 @@ class MixtureSpec:
         if self.seq_len < 2:
             raise MixtureSpecError("seq_len must be >= 2")
 
-    def shares(self, present: set[str] | None = None) -> dict[str, float]:
-        """Normalised weights over ``present`` categories (all spec categories when None)."""
-        names = [c for c in self.weights if present is None or c in present]
-        total = sum(self.weights[c] for c in names)
-        if total <= 0:
-            raise MixtureSpecError(f"no category with a positive weight among {sorted(present or [])}")
-        return {c: self.weights[c] / total for c in names}
+    def weight(self, slice_name: str) -> float:
+        return self.weights.get(slice_name, self.default_weight)
 
     def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        out["decontamination"] = {f.name: getattr(self.decontamination, f.name)
+                                  for f in fields(self.decontamination)}
+        out["sources"] = list(self.sources)
+        return out
 
 
 def load_mixture_spec(path: str | Path) -> MixtureSpec:
@@ -87,4 +99,10 @@ def load_mixture_spec(path: str | Path) -> MixtureSpec:
     known = {f.name for f in fields(MixtureSpec)} - {"source"}
     refuse_unknown_keys(raw, known, str(path), "mixture keys", MixtureSpecError)
     weights = {str(k): float(v) for k, v in (raw.pop("weights", None) or {}).items()}
-    return MixtureSpec(weights=weights, source=str(path), **raw)
+    try:
+        decontam = DecontamConfig.from_dict(raw.pop("decontamination", None))
+    except ValueError as exc:
+        raise MixtureSpecError(f"{path}: {exc}") from exc
+    if "sources" in raw:
+        raw["sources"] = tuple(str(x) for x in raw["sources"] or ())
+    return MixtureSpec(weights=weights, decontamination=decontam, source=str(path), **raw)

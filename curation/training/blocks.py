@@ -37,10 +37,14 @@ def open_training_data(train_data) -> list:
 
 
 class PackedBlocks:
-    def __init__(self, sources: Sequence, seq_len: int, seed: int):
+    """``shuffle=False`` keeps the documents and blocks in file order (a curriculum stage ordered by
+    perplexity): block k of the stream is trained at micro-batch row k, epoch after epoch."""
+
+    def __init__(self, sources: Sequence, seq_len: int, seed: int, shuffle: bool = True):
         self.sources = list(sources)
         self.seq_len = seq_len
         self.seed = seed
+        self.shuffle = shuffle
         source_of, index_in, lengths = [], [], []
         for s, source in enumerate(self.sources):
             n = len(source)
@@ -48,8 +52,8 @@ class PackedBlocks:
             index_in.append(np.arange(n, dtype=np.int64))
             sizes = source.sequence_lengths if isinstance(source, IndexedDataset) else [len(d) for d in source]
             lengths.append(np.asarray(sizes, dtype=np.int64))
-        rng = np.random.default_rng(seed)
-        order = rng.permutation(sum(len(x) for x in lengths))
+        count = sum(len(x) for x in lengths)
+        order = np.random.default_rng(seed).permutation(count) if shuffle else np.arange(count)
         self._source = np.concatenate(source_of or [np.empty(0, np.int32)])[order]
         self._index = np.concatenate(index_in or [np.empty(0, np.int64)])[order]
         lengths_in_order = np.concatenate(lengths or [np.empty(0, np.int64)])[order]
@@ -86,5 +90,7 @@ class PackedBlocks:
 
     def _permutation(self, epoch: int) -> np.ndarray:
         if self._epoch != epoch:  # one permutation in memory at a time
-            self._epoch, self._order = epoch, np.random.default_rng((self.seed, epoch)).permutation(self.num_blocks)
+            self._epoch = epoch
+            self._order = (np.random.default_rng((self.seed, epoch)).permutation(self.num_blocks) if self.shuffle
+                           else np.arange(self.num_blocks))
         return self._order

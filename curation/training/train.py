@@ -10,6 +10,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -91,28 +92,35 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def train(
-    cfg: TrainingConfig,
-    base_model_dir: str | Path,
-    train_data,
-    out_dir: str | Path,
-    log: Callable[[dict], None] | None = None,
-    mixture_manifest: str | Path | None = None,
-) -> dict:
-    """Train ``cfg.max_steps`` optimizer steps (continuing from a checkpoint in ``out_dir``).
+@dataclass
+class _Session:
+    """What the steps of one training run share."""
 
-    ``train_data``: a mixture's ``blend.txt``, a Megatron prefix, IndexedDatasets or token arrays.
-    Returns the run summary; ``losses`` lists every step's record (also in ``out_dir/loss.jsonl``).
-    """
-    import torch
-    import torch.nn.functional as F
-    from transformers import __version__ as transformers_version
+    cfg: TrainingConfig
+    out_dir: Path
+    base_ref: dict
+    previous: dict | None
+    start_step: int
+    history: list[dict]
+    log_path: Path
+    device: str = "cpu"
+    amp: object = None
+    tokenizer: object = None
+    model: object = None
+    base: object = None
+    optimizer: object = None
+    blocks: PackedBlocks | None = None
+    vocab: int = 0
+    manifest: dict | None = None
+    init_ref: dict | None = None
 
-    from curation.lm.models import load_causal_lm, model_fingerprint
 
-    out_dir = Path(out_dir)
+def _open_session(cfg: TrainingConfig, base_model_dir: Path, out_dir: Path, init_from: Path | None) -> _Session:
+    """Where the run stands: its base model, the checkpoint it resumes, the loss log so far."""
+    from curation.lm.models import model_fingerprint
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    base_ref = {"path": str(Path(base_model_dir).resolve()), "fingerprint": model_fingerprint(Path(base_model_dir))}
+    base_ref = {"path": str(base_model_dir.resolve()), "fingerprint": model_fingerprint(base_model_dir)}
     previous = read_checkpoint_meta(out_dir)
     if previous and previous["base_model"]["fingerprint"] != base_ref["fingerprint"]:
         raise ValueError(
@@ -123,98 +131,154 @@ def train(
     log_path = out_dir / LOSS_LOG
     history = _read_log(log_path, start_step)
     log_path.write_text("".join(json.dumps(r) + "\n" for r in history), encoding="utf-8")
-    if start_step >= cfg.max_steps:
-        return _summary(previous, history, out_dir, steps_run=0, run_wall_s=0.0)
+    init_ref = None
+    if init_from is not None:
+        init_ref = {"path": str(Path(init_from).resolve()), "fingerprint": model_fingerprint(Path(init_from))}
+    return _Session(cfg, out_dir, base_ref, previous, start_step, history, log_path, init_ref=init_ref)
 
-    device = resolve_device(cfg)
-    amp = autocast_dtype(cfg, device)
+
+def _load_models(run: _Session, base_model_dir: Path, init_from: Path | None) -> None:
+    """The model to train (resumed checkpoint > ``init_from``, e.g. the previous curriculum stage >
+    base), the frozen base for the KL anchor, and the optimizer."""
+    import torch
+
+    from curation.lm.models import load_causal_lm
+
+    cfg = run.cfg
+    run.device = resolve_device(cfg)
+    run.amp = autocast_dtype(cfg, run.device)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     torch.manual_seed(cfg.seed)
+    source = checkpoint_dir(run.out_dir) if run.previous else (init_from or base_model_dir)
     # master weights in fp32 everywhere; autocast does the bf16 math on GPU
-    tokenizer, model = load_causal_lm(checkpoint_dir(out_dir) if previous else base_model_dir, device, torch.float32)
-    model.train()
-    base = None
-    if cfg.kl_coef > 0:
-        _, base = load_causal_lm(base_model_dir, device, torch.float32 if amp is None else amp)
-        base.requires_grad_(False)
-    optimizer = _optimizer(model, cfg, device)
-    if previous:
-        load_optimizer_state(out_dir, optimizer, device)
-    blocks = PackedBlocks(open_training_data(train_data), cfg.seq_len, cfg.seed)
-    vocab = model.get_input_embeddings().num_embeddings
-    manifest = _manifest_ref(train_data, mixture_manifest)
+    run.tokenizer, run.model = load_causal_lm(source, run.device, torch.float32)
+    run.model.train()
+    if cfg.kl_coef > 0:  # the anchor is the original base model, whatever stage this is
+        _, run.base = load_causal_lm(base_model_dir, run.device, torch.float32 if run.amp is None else run.amp)
+        run.base.requires_grad_(False)
+    run.optimizer = _optimizer(run.model, cfg, run.device)
+    if run.previous:
+        load_optimizer_state(run.out_dir, run.optimizer, run.device)
+    run.vocab = run.model.get_input_embeddings().num_embeddings
+
+
+def _train_step(run: _Session, step: int) -> dict:
+    """One optimizer step over ``grad_accum_steps`` micro-batches; the step's loss record."""
+    import torch
+    import torch.nn.functional as F
+
+    cfg, device, amp = run.cfg, run.device, run.amp
+    t_step = time.perf_counter()
+    lr = get_lr(step, cfg)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    ce_sum = kl_sum = 0.0
+    for micro in range(cfg.grad_accum_steps):
+        batch = torch.from_numpy(run.blocks.micro_batch(step * cfg.grad_accum_steps + micro, cfg.micro_batch_size))
+        if int(batch.max()) >= run.vocab:
+            raise ValueError(
+                f"token id {int(batch.max())} >= model vocabulary {run.vocab}: mixture built with another tokenizer?"
+            )
+        batch = batch.to(device)
+        x, y = batch[:, :-1], batch[:, 1:]
+        with torch.autocast(device_type=device.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
+            logits = run.model(input_ids=x).logits
+            ce = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
+            loss = ce
+            if run.base is not None:
+                with torch.no_grad():
+                    base_logits = run.base(input_ids=x).logits
+                kl = kl_divergence(logits, base_logits)
+                loss = ce + cfg.kl_coef * kl
+                kl_sum += kl.item()
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"non-finite loss {loss.item()} at step {step}: stopping before the update")
+        (loss / cfg.grad_accum_steps).backward()
+        ce_sum += ce.item()
+    grad_norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    run.optimizer.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    ce_mean, kl_mean = ce_sum / cfg.grad_accum_steps, kl_sum / cfg.grad_accum_steps
+    return {
+        "step": step,
+        "lr": lr,
+        "loss": ce_mean + cfg.kl_coef * kl_mean,
+        "ce": ce_mean,
+        "kl": kl_mean if run.base is not None else None,
+        "grad_norm": float(grad_norm),
+        "tokens": cfg.tokens_per_step,
+        "step_s": round(time.perf_counter() - t_step, 3),
+    }
+
+
+def _checkpoint_meta(run: _Session, step: int, record: dict, run_wall_s: float) -> dict:
+    import torch
+    from transformers import __version__ as transformers_version
+
+    cfg = run.cfg
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "config": cfg.to_dict(),
+        "steps_done": step + 1,
+        "tokens_seen": (step + 1) * cfg.tokens_per_step,
+        "base_model": run.base_ref,
+        "initialised_from": run.init_ref,
+        "mixture_manifest": run.manifest,
+        "train_tokens_available": run.blocks.num_tokens,
+        "data_order": "sequential" if not run.blocks.shuffle else "shuffled",
+        "final_loss": record["loss"],
+        "final_ce": record["ce"],
+        "wall_time_s": round((run.previous or {}).get("wall_time_s", 0.0) + run_wall_s, 3),
+        "device": run.device,
+        "autocast": str(run.amp) if run.amp is not None else None,
+        "versions": {"torch": torch.__version__, "transformers": transformers_version},
+        "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def train(
+    cfg: TrainingConfig,
+    base_model_dir: str | Path,
+    train_data,
+    out_dir: str | Path,
+    log: Callable[[dict], None] | None = None,
+    mixture_manifest: str | Path | None = None,
+    init_from: str | Path | None = None,
+    shuffle: bool = True,
+) -> dict:
+    """Train ``cfg.max_steps`` optimizer steps (continuing from a checkpoint in ``out_dir``).
+
+    ``train_data``: a mixture's ``blend.txt``, a Megatron prefix, IndexedDatasets or token arrays.
+    ``init_from``: weights to start from instead of the base model (the previous curriculum stage's
+    checkpoint); the KL anchor stays the base model. ``shuffle=False`` reads the data in file order
+    (a ``ppl_ascending`` stage). Returns the run summary; ``losses`` lists every step's record (also
+    in ``out_dir/loss.jsonl``).
+    """
+    base_model_dir, out_dir = Path(base_model_dir), Path(out_dir)
+    init_from = Path(init_from) if init_from is not None else None
+    run = _open_session(cfg, base_model_dir, out_dir, init_from)
+    if run.start_step >= cfg.max_steps:
+        return _summary(run.previous, run.history, out_dir, steps_run=0, run_wall_s=0.0)
+    _load_models(run, base_model_dir, init_from)
+    run.blocks = PackedBlocks(open_training_data(train_data), cfg.seq_len, cfg.seed, shuffle=shuffle)
+    run.manifest = _manifest_ref(train_data, mixture_manifest)
 
     t_run = time.perf_counter()
-    for step in range(start_step, cfg.max_steps):
-        t_step = time.perf_counter()
-        lr = get_lr(step, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        ce_sum = kl_sum = 0.0
-        for micro in range(cfg.grad_accum_steps):
-            batch = torch.from_numpy(blocks.micro_batch(step * cfg.grad_accum_steps + micro, cfg.micro_batch_size))
-            if int(batch.max()) >= vocab:
-                raise ValueError(
-                    f"token id {int(batch.max())} >= model vocabulary {vocab}: mixture built with another tokenizer?"
-                )
-            batch = batch.to(device)
-            x, y = batch[:, :-1], batch[:, 1:]
-            with torch.autocast(device_type=device.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
-                logits = model(input_ids=x).logits
-                ce = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1))
-                loss = ce
-                if base is not None:
-                    with torch.no_grad():
-                        base_logits = base(input_ids=x).logits
-                    kl = kl_divergence(logits, base_logits)
-                    loss = ce + cfg.kl_coef * kl
-                    kl_sum += kl.item()
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"non-finite loss {loss.item()} at step {step}: stopping before the update")
-            (loss / cfg.grad_accum_steps).backward()
-            ce_sum += ce.item()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        ce_mean, kl_mean = ce_sum / cfg.grad_accum_steps, kl_sum / cfg.grad_accum_steps
-        record = {
-            "step": step,
-            "lr": lr,
-            "loss": ce_mean + cfg.kl_coef * kl_mean,
-            "ce": ce_mean,
-            "kl": kl_mean if base is not None else None,
-            "grad_norm": float(grad_norm),
-            "tokens": cfg.tokens_per_step,
-            "step_s": round(time.perf_counter() - t_step, 3),
-        }
-        history.append(record)
-        with log_path.open("a", encoding="utf-8") as f:
+    meta = run.previous
+    for step in range(run.start_step, cfg.max_steps):
+        record = _train_step(run, step)
+        run.history.append(record)
+        with run.log_path.open("a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
         if log is not None:
             log(record)
         last = step + 1 == cfg.max_steps
         if last or (cfg.checkpoint_every and (step + 1) % cfg.checkpoint_every == 0):
-            run_wall_s = time.perf_counter() - t_run
-            meta = {
-                "format": CHECKPOINT_FORMAT,
-                "config": cfg.to_dict(),
-                "steps_done": step + 1,
-                "tokens_seen": (step + 1) * cfg.tokens_per_step,
-                "base_model": base_ref,
-                "mixture_manifest": manifest,
-                "train_tokens_available": blocks.num_tokens,
-                "final_loss": record["loss"],
-                "final_ce": record["ce"],
-                "wall_time_s": round((previous or {}).get("wall_time_s", 0.0) + run_wall_s, 3),
-                "device": device,
-                "autocast": str(amp) if amp is not None else None,
-                "versions": {"torch": torch.__version__, "transformers": transformers_version},
-                "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
-            save_checkpoint(out_dir, model, tokenizer, optimizer, meta)
+            meta = _checkpoint_meta(run, step, record, time.perf_counter() - t_run)
+            save_checkpoint(out_dir, run.model, run.tokenizer, run.optimizer, meta)
     run_wall_s = time.perf_counter() - t_run
-    return _summary(meta, history, out_dir, steps_run=cfg.max_steps - start_step, run_wall_s=run_wall_s)
+    return _summary(meta, run.history, out_dir, steps_run=cfg.max_steps - run.start_step, run_wall_s=run_wall_s)
 
 
 def _summary(meta: dict, history: list[dict], out_dir: Path, steps_run: int, run_wall_s: float) -> dict:

@@ -38,3 +38,12 @@ def test_micro_batches_are_a_pure_function_of_the_step():
 def test_too_little_data_is_a_clear_error():
     with pytest.raises(NotEnoughTokensError, match="fewer than one block"):
         PackedBlocks(open_training_data([np.arange(5)]), seq_len=8, seed=0)
+
+
+def test_unshuffled_blocks_follow_file_order():
+    docs = [np.arange(10 * i, 10 * i + 10, dtype=np.int64) for i in range(5)]  # 50 tokens in order
+    blocks = PackedBlocks([docs], seq_len=4, seed=3, shuffle=False)
+    batch = blocks.micro_batch(0, 3)
+    assert batch[:, 0].tolist() == [0, 4, 8] and batch[0].tolist() == [0, 1, 2, 3, 4]
+    shuffled = PackedBlocks([docs], seq_len=4, seed=3)
+    assert shuffled.micro_batch(0, 3)[:, 0].tolist() != [0, 4, 8]

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 import math
 
 import numpy as np
@@ -99,3 +100,17 @@ def test_token_arrays_train_too(tiny_model_dir, tiny_tokenizer, tmp_path):
     docs = [np.asarray(tiny_tokenizer(t)["input_ids"] + [tiny_tokenizer.eos_token_id]) for t in english_texts(3)]
     result = train(cfg(max_steps=1), tiny_model_dir, docs, tmp_path / "arrays")
     assert result["steps_done"] == 1 and result["checkpoint"]["mixture_manifest"] is None
+
+
+def test_a_stage_starts_from_the_previous_checkpoint_in_file_order(tiny_model_dir, mixture, tmp_path):
+    first = train(cfg(max_steps=1, warmup_steps=0), tiny_model_dir, mixture["blend_path"], tmp_path / "s1")
+    second = train(cfg(max_steps=1, warmup_steps=0), tiny_model_dir, mixture["blend_path"], tmp_path / "s2",
+                   init_from=first["checkpoint_dir"], shuffle=False)
+    meta = second["checkpoint"]
+    assert meta["initialised_from"]["path"] == str(Path(first["checkpoint_dir"]).resolve())
+    assert meta["data_order"] == "sequential" and meta["base_model"]["path"] == str(Path(tiny_model_dir).resolve())
+    _, model = load_causal_lm(Path(first["checkpoint_dir"]), "cpu")
+    _, fresh = load_causal_lm(Path(tiny_model_dir), "cpu")
+    # stage 2 began from stage 1's weights, not the base model's
+    w1 = next(model.parameters()).detach()
+    assert not torch.equal(w1, next(fresh.parameters()).detach())

@@ -1,0 +1,1 @@
+"""Decontamination: n-gram overlap between training documents and evaluation texts (GPT-3 §C, Dolma)."""

@@ -1,6 +1,9 @@
 import dagster as dg
 
 from assets.metadata import counts_table, md_table
+from assets.scored_metadata import bar_chart, quantiles_table
+from curation.reference import sample_documents
+from curation.scoring.profiles import detect_profile
 from assets.quality_models import DCLM_KEY, EDU_KEY, KENLM_KEY, trained_model_paths
 from curation.lake import stage_writers
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
@@ -36,9 +39,13 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
         )
     models = ScoringModels.load(config, kenlm_path=paths["kenlm"], dclm_path=paths["dclm"], edu_path=paths["edu"],
                                 embedder=embedder.embedder())
+    sample = sample_documents(data, "deduped", [category], config.profile.sample_docs, salt="profile")
+    profile = detect_profile([t for _, _, t in sample], models.langid, config.profile)
+    context.log.info(profile.describe())
     schema = scored_schema(data.read_schema("deduped", category))
     with stage_writers(data, "scored", category, schema) as (out, drops_out):
-        stats = score_partition(data.iter_batches("deduped", category), category, config, models, out, drops_out)
+        stats = score_partition(data.iter_batches("deduped", category), category, config, models, out, drops_out,
+                                profile=profile)
     lake.catalog.record_stage_stats("scored", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     quality = stats["quality_bucket_fraction"] or {}
     return dg.MaterializeResult(
@@ -53,11 +60,14 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
             "share_high": float(quality.get("high", 0.0)),
             "share_mid": float(quality.get("mid", 0.0)),
             "share_low": float(quality.get("low", 0.0)),
-            "ensemble_bucket_histogram": dg.MetadataValue.json(stats["ensemble_bucket_histogram"]),
-            "ppl_quantiles": dg.MetadataValue.json(stats["ppl_quantiles"]),
-            "languages": dg.MetadataValue.json(stats["languages"]),
+            "profile": f"{profile.describe()} (rule sets: profiles.{profile.rules_key} in configs/scoring.yaml)",
+            "expected_languages": ", ".join(stats["expected_languages"]) or "any",
+            "ensemble_bucket_histogram": bar_chart(stats["ensemble_bucket_histogram"], label="bucket"),
+            "score_quantiles": quantiles_table({"ppl": stats["ppl_quantiles"], "dclm": stats["dclm_score_quantiles"],
+                                                "edu": stats["edu_score_quantiles"]}),
+            "languages": counts_table(stats["languages"], key="language", total=stats["docs_out"]),
             "config_version": config.version,
-            "mb_per_s": stats["mb_per_s"] or 0.0,
+            "mb_per_s": float(stats["mb_per_s"] or 0.0),
             "seconds": stats["seconds"],
         },
         check_results=scored_check_results(data, category, stats),

@@ -7,10 +7,10 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from assets.metadata import readable
 from curation.lake import Lake
-from curation.reference import sample_documents
-from resources.configs import PipelineConfigs, config_version
+from assets.metadata import md_table
+from curation.reference import load_reference, sample_documents, shuffled_words
+from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
 
@@ -18,7 +18,6 @@ DEDUPED = dg.AssetKey(["corpus", "deduped"])
 KENLM_KEY = dg.AssetKey(["models", "kenlm"])
 DCLM_KEY = dg.AssetKey(["models", "dclm_classifier"])
 EDU_KEY = dg.AssetKey(["models", "edu_regressor"])
-QUALITY_MODELS_VERSION = config_version("quality_models.yaml")
 
 
 def quality_models_config(configs: PipelineConfigs) -> dict:
@@ -26,7 +25,7 @@ def quality_models_config(configs: PipelineConfigs) -> dict:
 
 
 def model_dir(lake: Lake, name: str) -> Path:
-    return lake.quality_model_dir(name)
+    return lake.home / "models" / "quality" / name
 
 
 def fresh_model_dir(lake: Lake, name: str) -> Path:
@@ -37,21 +36,28 @@ def fresh_model_dir(lake: Lake, name: str) -> Path:
     return path
 
 
-def _reference(lake: Lake, config: dict) -> list[tuple[str, str, str]]:
-    cfg = config["reference"]
-    available = [c for c in cfg["categories"] if lake.files("deduped", c)]
-    if not available:
-        raise ValueError(
-            f"no reference documents: none of the reference categories {cfg['categories']} has a deduped "
-            f"partition yet (configs/quality_models.yaml); materialize corpus/deduped for them first"
-        )
-    return sample_documents(lake, "deduped", available, cfg["docs_per_category"], salt="reference")
+def _reference(lake: Lake, config: dict) -> tuple[list[tuple[str, str, str]], dict]:
+    """(id, source, text) of the reference set (packaged bilingual text, or the user's shards) and a
+    summary: it never depends on which categories the lake holds."""
+    return load_reference(config["reference"], lake.home)
 
 
-def _negatives(lake: Lake, config: dict, exclude: set[str]) -> list[tuple[str, str, str]]:
+def _negatives(lake: Lake, config: dict, reference: list[tuple[str, str, str]]) -> tuple[list[str], str]:
+    """The pool (every deduped category, reference ids excluded) and what it is; with no category yet,
+    the reference's documents with their words shuffled (text with the vocabulary but not the shape)."""
     n = config["negatives"]["docs_per_category"]
-    return sample_documents(lake, "deduped", lake.stage_categories("deduped"), n, salt="negatives",
-                            exclude_ids=exclude)
+    pool = sample_documents(lake, "deduped", lake.stage_categories("deduped"), n, salt="negatives",
+                            exclude_ids={d for d, _, _ in reference})
+    if pool:
+        return [t for _, _, t in pool], f"raw pool: {len(pool)} docs from {len({c for _, c, _ in pool})} categories"
+    return shuffled_words([t for _, _, t in reference]), "shuffled reference words (no deduped category yet)"
+
+
+def _reference_metadata(summary: dict) -> dict:
+    sources = summary.get("sources") or {}
+    return {"reference": summary["kind"], "reference_docs": summary["docs"],
+            "reference_sources": md_table(["source", "docs"], sorted(sources.items())) if sources
+            else dg.MetadataValue.md("\n".join(summary.get("shards", [])))}
 
 
 def _metrics_metadata(metrics: dict) -> dict:
@@ -59,56 +65,56 @@ def _metrics_metadata(metrics: dict) -> dict:
 
 
 @dg.asset(key=KENLM_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"kenlm"},
-          code_version=QUALITY_MODELS_VERSION,
           description="KenLM n-gram model (Kneser-Ney, kaldingram) of the reference set; perplexity → loss0/1/2.")
 def kenlm_model(context: dg.AssetExecutionContext, lake: LakeResource,
                 configs: PipelineConfigs) -> dg.MaterializeResult:
     from curation.scoring import train_kenlm
 
     config = quality_models_config(configs)
-    reference = _reference(lake.lake, config)
+    reference, summary = _reference(lake.lake, config)
     path, metrics = train_kenlm((t for _, _, t in reference), config["kenlm"]["order"],
                                 fresh_model_dir(lake.lake, "kenlm"))
     context.log.info(f"KenLM trained on {len(reference)} reference docs: {metrics}")
-    return dg.MaterializeResult(metadata=readable({"path": str(path), "reference_docs": len(reference),
-                                                   **_metrics_metadata(metrics)}))
+    return dg.MaterializeResult(metadata={"path": str(path), **_reference_metadata(summary),
+                                          **_metrics_metadata(metrics)})
 
 
 @dg.asset(key=DCLM_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"fasttext"},
-          code_version=QUALITY_MODELS_VERSION,
           description="DCLM-style fastText classifier: reference documents (positive) vs the raw pool (negative).")
 def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource,
                     configs: PipelineConfigs) -> dg.MaterializeResult:
     from curation.scoring import train_dclm_fasttext
 
     config = quality_models_config(configs)
-    reference = _reference(lake.lake, config)
-    negatives = _negatives(lake.lake, config, exclude={d for d, _, _ in reference})
-    path, metrics = train_dclm_fasttext([t for _, _, t in reference], [t for _, _, t in negatives],
-                                        fresh_model_dir(lake.lake, "dclm"))
+    reference, summary = _reference(lake.lake, config)
+    negatives, negatives_are = _negatives(lake.lake, config, reference)
+    path, metrics = train_dclm_fasttext([t for _, _, t in reference], negatives, fresh_model_dir(lake.lake, "dclm"))
     context.log.info(f"DCLM fastText: {metrics}")
-    return dg.MaterializeResult(metadata=readable({"path": str(path), "positives": len(reference),
-                                                   "negatives": len(negatives), **_metrics_metadata(metrics)}))
+    return dg.MaterializeResult(metadata={"path": str(path), "positives": len(reference), "negatives": len(negatives),
+                                          "negatives_are": negatives_are, **_reference_metadata(summary),
+                                          **_metrics_metadata(metrics)})
 
 
 @dg.asset(key=EDU_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"sklearn"},
-          code_version=QUALITY_MODELS_VERSION,
-          description="FineWeb-Edu-style regressor: MiniLM embeddings → Ridge → 0..5, labels from the rubric proxy.")
+          description="FineWeb-Edu-style regressor: multilingual sentence embeddings → Ridge → 0..5; labels from a "
+          "rubric PROXY (text statistics), not an LLM judge.")
 def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource,
                   configs: PipelineConfigs) -> dg.MaterializeResult:
     from curation.scoring import rubric_label, train_edu_regressor
 
     config = quality_models_config(configs)
     cfg = config["edu_regressor"]
-    reference = _reference(lake.lake, config)
-    negatives = _negatives(lake.lake, config, exclude={d for d, _, _ in reference})
-    docs = [(t, True) for _, _, t in reference] + [(t, False) for _, _, t in negatives]
+    reference, summary = _reference(lake.lake, config)
+    negatives, negatives_are = _negatives(lake.lake, config, reference)
+    docs = [t for _, _, t in reference] + negatives
     docs = docs[:: math.ceil(len(docs) / cfg["max_train_docs"])]  # an even spread over both sides
-    labels = [rubric_label(t, is_ref) for t, is_ref in docs]
-    path, metrics = train_edu_regressor([t for t, _ in docs], labels, embedder.embedder(),
-                                        fresh_model_dir(lake.lake, "edu"))
+    labels = [rubric_label(t) for t in docs]
+    path, metrics = train_edu_regressor(docs, labels, embedder.embedder(), fresh_model_dir(lake.lake, "edu"))
     context.log.info(f"edu regressor: {metrics}")
-    return dg.MaterializeResult(metadata=readable({"path": str(path), "train_docs": len(docs), **_metrics_metadata(metrics)}))
+    return dg.MaterializeResult(metadata={
+        "path": str(path), "train_docs": len(docs), "embedder": embedder.model, "negatives_are": negatives_are,
+        "labels": "PROXY: FineWeb-Edu-style rubric computed from text statistics (rubric_label), not an LLM judge",
+        **_reference_metadata(summary), **_metrics_metadata(metrics)})
 
 
 def trained_model_paths(lake: Lake) -> dict[str, Path | None]:

@@ -1,12 +1,15 @@
 import dagster as dg
 
-from assets.metadata import counts_table, md_table, readable
+from assets.metadata import counts_table, md_table
+from assets.scored_metadata import bar_chart, quantiles_table
+from curation.reference import sample_documents
+from curation.scoring.profiles import detect_profile
 from assets.quality_models import DCLM_KEY, EDU_KEY, KENLM_KEY, trained_model_paths
 from curation.lake import stage_writers
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
 from assets.scored_checks import SCORED_CHECK_SPECS, scored_check_results
 from assets.partitions import category_partitions
-from resources.configs import PipelineConfigs, config_version
+from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
 
@@ -17,7 +20,7 @@ from resources.models import EmbedderResource
     partitions_def=category_partitions,
     group_name="scoring",
     kinds={"parquet"},
-    code_version=config_version("scoring.yaml"),  # editing thresholds marks this and downstream stale
+    code_version=load_scoring_config(REPO_CONFIGS / "scoring.yaml").version,  # editing thresholds marks downstream stale
     check_specs=SCORED_CHECK_SPECS,
     description="Heuristic rules (Gopher, C4, FineWeb, code; CJK-aware), language ID, KenLM perplexity → loss0/1/2, "
     "DCLM + edu classifiers → Nemotron-CC 20 buckets → high/mid/low. Hard-rule failures dropped with the rule name.",
@@ -36,13 +39,17 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
         )
     models = ScoringModels.load(config, kenlm_path=paths["kenlm"], dclm_path=paths["dclm"], edu_path=paths["edu"],
                                 embedder=embedder.embedder())
+    sample = sample_documents(data, "deduped", [category], config.profile.sample_docs, salt="profile")
+    profile = detect_profile([t for _, _, t in sample], models.langid, config.profile)
+    context.log.info(profile.describe())
     schema = scored_schema(data.read_schema("deduped", category))
     with stage_writers(data, "scored", category, schema) as (out, drops_out):
-        stats = score_partition(data.iter_batches("deduped", category), category, config, models, out, drops_out)
+        stats = score_partition(data.iter_batches("deduped", category), category, config, models, out, drops_out,
+                                profile=profile)
     lake.catalog.record_stage_stats("scored", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     quality = stats["quality_bucket_fraction"] or {}
     return dg.MaterializeResult(
-        metadata=readable({
+        metadata={
             "dagster/row_count": stats["docs_out"],
             "docs_in": stats["docs_in"],
             "drop_rate": 1 - stats["docs_out"] / stats["docs_in"] if stats["docs_in"] else 0.0,
@@ -53,12 +60,15 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
             "share_high": float(quality.get("high", 0.0)),
             "share_mid": float(quality.get("mid", 0.0)),
             "share_low": float(quality.get("low", 0.0)),
-            "ensemble_bucket_histogram": dg.MetadataValue.json(stats["ensemble_bucket_histogram"]),
-            "ppl_quantiles": dg.MetadataValue.json(stats["ppl_quantiles"]),
-            "languages": dg.MetadataValue.json(stats["languages"]),
+            "profile": f"{profile.describe()} (rule sets: profiles.{profile.rules_key} in configs/scoring.yaml)",
+            "expected_languages": ", ".join(stats["expected_languages"]) or "any",
+            "ensemble_bucket_histogram": bar_chart(stats["ensemble_bucket_histogram"], label="bucket"),
+            "score_quantiles": quantiles_table({"ppl": stats["ppl_quantiles"], "dclm": stats["dclm_score_quantiles"],
+                                                "edu": stats["edu_score_quantiles"]}),
+            "languages": counts_table(stats["languages"], key="language", total=stats["docs_out"]),
             "config_version": config.version,
-            "mb_per_s": stats["mb_per_s"] or 0.0,
+            "mb_per_s": float(stats["mb_per_s"] or 0.0),
             "seconds": stats["seconds"],
-        }),
+        },
         check_results=scored_check_results(data, category, stats),
     )

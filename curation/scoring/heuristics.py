@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from curation.scoring import c4, code_rules, fineweb, gopher_quality, gopher_repetition
+from curation.scoring import c4, code_rules, fineweb, gopher_quality, gopher_repetition, integrity
 from curation.scoring.rules import Failure, RuleSet
 from curation.scoring.text_stats import TextStats
 
@@ -15,6 +15,7 @@ RULE_SETS: dict[str, RuleSet] = {
         c4.RULE_SET,
         fineweb.RULE_SET,
         code_rules.RULE_SET,
+        integrity.RULE_SET,
     )
 }
 

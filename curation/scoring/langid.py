@@ -5,6 +5,7 @@ Only the first ``max_chars`` characters are classified: the language of a docume
 well before that, and the cost of the byte-level DFA grows with length.
 """
 
+import functools
 from dataclasses import dataclass
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -34,3 +35,14 @@ class LanguageId:
 def is_mismatch(lang: str, expected: tuple[str, ...]) -> bool:
     """A confident label outside the category's expected languages; no expectation, no mismatch."""
     return bool(expected) and lang != "und" and lang not in expected
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_identifier() -> LanguageId:
+    return LanguageId(LangIdConfig(min_confidence=0.0))
+
+
+def detect_language(text: str) -> str:
+    """The most likely ISO 639-1 code of ``text`` (no confidence cut): the one language-ID function
+    every stage uses (the scoring stage adds its confidence threshold through ``LanguageId``)."""
+    return _shared_identifier().classify(text)[0]

@@ -1,19 +1,20 @@
 """The scoring stage: heuristic rules drop or flag, models score, every figure becomes a column.
 
 ``score_partition`` streams record batches twice over a disk spill, never the corpus in memory:
-pass 1 applies the category's rule sets (hard failures → drops with the rule as reason; soft
+the category's profile (detected from its documents) selects its rule sets; pass 1 applies them (hard failures → drops with the rule as reason; soft
 failures → ``rule_flags``), language ID, perplexity and the classifiers, and writes the kept
 rows to a temporary parquet file next to the output; then the category's perplexity terciles
 are known, and pass 2 adds ``loss_bucket`` while copying the spill into ``out``.
 """
 
+import itertools
 import json
 import math
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from curation.scoring.fasttext_dclm import DCLMClassifier
 from curation.scoring.heuristics import apply_rules
 from curation.scoring.kenlm_ppl import KenLMScorer
 from curation.scoring.langid import LanguageId, is_mismatch
+from curation.scoring.profiles import Profile, detect_profile
 from curation.scoring.text_stats import TextStats
 
 STAGE = "scored"
@@ -105,6 +107,24 @@ class ScoringModels:
         )
 
 
+@dataclass
+class _Tally:
+    """What the passes count, for the stats the asset shows."""
+
+    docs_in: int = 0
+    bytes_in: int = 0
+    n_mismatch: int = 0
+    n_cjk: int = 0
+    drops_by_reason: Counter = field(default_factory=Counter)
+    flags_by_rule: Counter = field(default_factory=Counter)
+    langs: Counter = field(default_factory=Counter)
+    timings: Counter = field(default_factory=Counter)
+    parts: dict = field(default_factory=lambda: {k: [] for k in ("ppl", "dclm", "edu", "bucket", "edu_int")})
+
+    def values(self, key: str) -> np.ndarray | None:
+        return np.concatenate(self.parts[key]) if self.parts[key] else None
+
+
 def score_partition(
     batches: Iterable[pa.RecordBatch],
     category: str,
@@ -112,154 +132,173 @@ def score_partition(
     models: ScoringModels,
     out: PartitionWriter,
     drops_out: PartitionWriter,
+    profile: Profile | None = None,
 ) -> dict:
     """Score one category partition; kept rows go to ``out``, drops to ``drops_out`` (not
-    committed here: the caller commits both). Returns JSON-serialisable stats."""
+    committed here: the caller commits both). ``profile``: the category's detected profile (the
+    asset detects it on a hash sample of the partition); None detects it on the first documents.
+    Returns JSON-serialisable stats."""
     validate_category(category)
-    cat_cfg = config.for_category(category)
     langid = models.langid or LanguageId(config.langid)
-    timings: Counter = Counter()
-    drops_by_reason: Counter = Counter()
-    flags_by_rule: Counter = Counter()
-    langs: Counter = Counter()
-    docs_in = bytes_in = n_mismatch = n_cjk = 0
-    ppl_parts, dclm_parts, edu_parts, bucket_parts, edu_int_parts = [], [], [], [], []
+    batches = iter(batches)
+    if profile is None:
+        profile, batches = _profile_from_head(batches, langid, config)
+    cat_cfg = config.for_category(category, profile)
+    expected = cat_cfg.languages or profile.languages
+    tally = _Tally()
     t_start = time.perf_counter()
-
     with tempfile.TemporaryDirectory(prefix=".scoring-spill-", dir=out.target_dir.parent) as spill_dir:
-        spill_path = f"{spill_dir}/pass1.parquet"
-        spill: pq.ParquetWriter | None = None
-        for batch in batches:
-            texts = batch.column("text").to_pylist()
-            ids = batch.column("id").to_pylist()
-            docs_in += len(texts)
-            keep: list[int] = []
-            rows: dict[str, list] = {
-                "lang": [],
-                "lang_score": [],
-                "lang_mismatch": [],
-                "cjk_fraction": [],
-                "rule_flags": [],
-            }
-            drops: list[Drop] = []
-            t0, langid_before = time.perf_counter(), timings["langid"]
-            for i, text in enumerate(texts):
-                if not text or not text.strip():
-                    drops.append(Drop(ids[i], category, STAGE, "empty_text", param_version=config.version))
-                    continue
-                bytes_in += len(text.encode("utf-8", "surrogatepass"))
-                stats = TextStats(text, config.cjk_threshold)
-                hard, soft = apply_rules(stats, cat_cfg.rule_sets)
-                if hard is not None:
-                    drops.append(
-                        Drop(ids[i], category, STAGE, hard.rule, detail=hard.detail(), param_version=config.version)
-                    )
-                    continue
-                t1 = time.perf_counter()
-                lang, lang_score = langid.classify(text)
-                timings["langid"] += time.perf_counter() - t1
-                mismatch = is_mismatch(lang, cat_cfg.languages)
-                if mismatch and cat_cfg.drop_lang_mismatch:
-                    drops.append(
-                        Drop(
-                            ids[i],
-                            category,
-                            STAGE,
-                            "langid:mismatch",
-                            detail=f"{lang} ({lang_score:.2f}) not in {list(cat_cfg.languages)}",
-                            param_version=config.version,
-                        )
-                    )
-                    continue
-                keep.append(i)
-                rows["lang"].append(lang)
-                rows["lang_score"].append(lang_score)
-                rows["lang_mismatch"].append(mismatch)
-                rows["cjk_fraction"].append(stats.cjk_fraction)
-                rows["rule_flags"].append(json.dumps([f.rule for f in soft]))
-                flags_by_rule.update(f.rule for f in soft)
-                langs[lang] += 1
-                n_mismatch += mismatch
-                n_cjk += stats.is_cjk
-            timings["rules"] += time.perf_counter() - t0 - (timings["langid"] - langid_before)
-            for d in drops:
-                drops_by_reason[d.reason] += 1
-            if drops:
-                drops_out.write(drops_to_table(drops))
-            if not keep:
-                continue
-            kept_texts = [texts[i] for i in keep]
-            scores = _model_scores(kept_texts, models, timings)
-            buckets = _ensemble(scores, models)
-            rows.update(
-                ppl=scores["ppl"],
-                loss_bucket=[None] * len(keep),
-                dclm_score=scores["dclm"],
-                edu_score=scores["edu"],
-                edu_int=_edu_int(scores["edu"]),
-                ensemble_bucket=buckets,
-                quality_bucket=(quality_labels(buckets, config.ensemble) if buckets is not None else None),
-            )
-            table = _kept_table(batch.take(pa.array(keep)), rows)
-            if spill is None:
-                spill = pq.ParquetWriter(spill_path, table.schema)
-            spill.write_table(table)
-            ppl_parts.append(np.asarray(scores["ppl"], dtype=np.float64))
-            for parts, key in ((dclm_parts, "dclm"), (edu_parts, "edu")):
-                if scores[key] is not None:
-                    parts.append(scores[key])
-            if buckets is not None:
-                bucket_parts.append(buckets)
-            if scores["edu"] is not None:
-                edu_int_parts.append(_edu_int(scores["edu"]))
-        if spill is not None:
-            spill.close()
-
-        ppl_all = np.concatenate(ppl_parts) if ppl_parts else np.empty(0)
+        spill_path = Path(spill_dir) / "pass1.parquet"
+        wrote = _score_to_spill(batches, category, config, cat_cfg, expected, models, langid, drops_out,
+                                spill_path, tally)
+        ppl_all = tally.values("ppl") if tally.parts["ppl"] else np.empty(0)
         loss_edges = tercile_edges(ppl_all)
-        docs_out = 0
-        loss_counts: Counter = Counter()
-        if spill is not None:
-            for part in pq.ParquetFile(spill_path).iter_batches(batch_size=4096):
-                ppl = part.column("ppl").to_numpy(zero_copy_only=False).astype(np.float64)
-                labels = loss_buckets(ppl, loss_edges)
-                loss_counts.update(x for x in labels if x is not None)
-                idx = part.schema.get_field_index("loss_bucket")
-                part = part.set_column(idx, "loss_bucket", pa.array(labels, type=pa.string()))
-                out.write(part)
-                docs_out += part.num_rows
-
+        docs_out, loss_counts = _write_with_loss_buckets(spill_path, loss_edges, out) if wrote else (0, Counter())
     elapsed = time.perf_counter() - t_start
-    buckets_all = np.concatenate(bucket_parts) if bucket_parts else np.empty(0, dtype=np.int8)
-    quality_counts = Counter(quality_labels(buckets_all, config.ensemble)) if len(buckets_all) else Counter()
+    return _summary(category, config, profile, expected, tally, ppl_all, loss_edges, loss_counts, docs_out,
+                    elapsed)
+
+
+def _profile_from_head(batches, langid: LanguageId, config: ScoringConfig):
+    """Detect the profile on the first ``profile.sample_docs`` documents, then replay those batches."""
+    head, texts = [], []
+    for batch in batches:
+        head.append(batch)
+        texts += batch.column("text").to_pylist()
+        if len(texts) >= config.profile.sample_docs:
+            break
+    return detect_profile(texts, langid, config.profile), itertools.chain(head, batches)
+
+
+def _score_to_spill(batches, category, config, cat_cfg, expected, models, langid, drops_out,
+                    spill_path: Path, tally: _Tally) -> bool:
+    """Pass 1: rules, language ID and model scores per batch; kept rows to the spill file, drops to
+    ``drops_out``. Returns whether anything was spilled."""
+    spill: pq.ParquetWriter | None = None
+    for batch in batches:
+        keep, rows, drops = _apply_rules(batch, category, config, cat_cfg, expected, langid, tally)
+        for d in drops:
+            tally.drops_by_reason[d.reason] += 1
+        if drops:
+            drops_out.write(drops_to_table(drops))
+        if not keep:
+            continue
+        table = _scored_table(batch, keep, rows, models, config, tally)
+        if spill is None:
+            spill = pq.ParquetWriter(spill_path, table.schema)
+        spill.write_table(table)
+    if spill is not None:
+        spill.close()
+    return spill is not None
+
+
+def _apply_rules(batch, category, config, cat_cfg, expected, langid, tally: _Tally):
+    """Rule sets then language ID for one batch: (kept row indices, their per-row columns, drops)."""
+    texts, ids = batch.column("text").to_pylist(), batch.column("id").to_pylist()
+    tally.docs_in += len(texts)
+    keep: list[int] = []
+    rows: dict[str, list] = {k: [] for k in ("lang", "lang_score", "lang_mismatch", "cjk_fraction", "rule_flags")}
+    drops: list[Drop] = []
+    t0, langid_before = time.perf_counter(), tally.timings["langid"]
+
+    def drop(i: int, reason: str, detail: str | None = None) -> None:
+        drops.append(Drop(ids[i], category, STAGE, reason, detail=detail, param_version=config.version))
+
+    for i, text in enumerate(texts):
+        if not text or not text.strip():
+            drop(i, "empty_text")
+            continue
+        tally.bytes_in += len(text.encode("utf-8", "surrogatepass"))
+        stats = TextStats(text, config.cjk_threshold)
+        hard, soft = apply_rules(stats, cat_cfg.rule_sets)
+        if hard is not None:
+            drop(i, hard.rule, hard.detail())
+            continue
+        t1 = time.perf_counter()
+        lang, lang_score = langid.classify(text)
+        tally.timings["langid"] += time.perf_counter() - t1
+        mismatch = is_mismatch(lang, expected)
+        if mismatch and cat_cfg.drop_lang_mismatch:
+            drop(i, "langid:mismatch", f"{lang} ({lang_score:.2f}) not in {list(expected)}")
+            continue
+        keep.append(i)
+        for key, value in (("lang", lang), ("lang_score", lang_score), ("lang_mismatch", mismatch),
+                           ("cjk_fraction", stats.cjk_fraction), ("rule_flags", json.dumps([f.rule for f in soft]))):
+            rows[key].append(value)
+        tally.flags_by_rule.update(f.rule for f in soft)
+        tally.langs[lang] += 1
+        tally.n_mismatch += mismatch
+        tally.n_cjk += stats.is_cjk
+    tally.timings["rules"] += time.perf_counter() - t0 - (tally.timings["langid"] - langid_before)
+    return keep, rows, drops
+
+
+def _scored_table(batch, keep, rows, models, config, tally: _Tally) -> pa.Table:
+    """The kept rows of one batch with every score column (loss_bucket filled in pass 2)."""
+    scores = _model_scores([batch.column("text")[i].as_py() for i in keep], models, tally.timings)
+    buckets = _ensemble(scores, models)
+    edu_int = _edu_int(scores["edu"])
+    rows.update(
+        ppl=scores["ppl"], loss_bucket=[None] * len(keep), dclm_score=scores["dclm"], edu_score=scores["edu"],
+        edu_int=edu_int, ensemble_bucket=buckets,
+        quality_bucket=quality_labels(buckets, config.ensemble) if buckets is not None else None,
+    )
+    tally.parts["ppl"].append(np.asarray(scores["ppl"], dtype=np.float64))
+    for key, values in (("dclm", scores["dclm"]), ("edu", scores["edu"]), ("bucket", buckets), ("edu_int", edu_int)):
+        if values is not None:
+            tally.parts[key].append(values)
+    return _kept_table(batch.take(pa.array(keep)), rows)
+
+
+def _write_with_loss_buckets(spill_path: Path, loss_edges, out: PartitionWriter) -> tuple[int, Counter]:
+    """Pass 2: the category's perplexity terciles are known; label loss0/1/2 while copying to ``out``."""
+    docs_out, loss_counts = 0, Counter()
+    for part in pq.ParquetFile(spill_path).iter_batches(batch_size=4096):
+        ppl = part.column("ppl").to_numpy(zero_copy_only=False).astype(np.float64)
+        labels = loss_buckets(ppl, loss_edges)
+        loss_counts.update(x for x in labels if x is not None)
+        idx = part.schema.get_field_index("loss_bucket")
+        part = part.set_column(idx, "loss_bucket", pa.array(labels, type=pa.string()))
+        out.write(part)
+        docs_out += part.num_rows
+    return docs_out, loss_counts
+
+
+def _summary(category, config, profile, expected, tally: _Tally, ppl_all, loss_edges, loss_counts, docs_out,
+             elapsed) -> dict:
+    buckets_all = tally.values("bucket")
+    quality_counts = Counter(quality_labels(buckets_all, config.ensemble)) if buckets_all is not None else Counter()
+    edu_int_all, dclm_all, edu_all = tally.values("edu_int"), tally.values("dclm"), tally.values("edu")
+    docs_in = tally.docs_in
     return {
         "stage": STAGE,
         "category": category,
         "config_version": config.version,
+        "profile": profile.to_dict(),
+        "profile_note": profile.describe(),
+        "expected_languages": list(expected),
         "docs_in": docs_in,
         "docs_out": docs_out,
-        "drops_by_reason": dict(drops_by_reason.most_common()),
-        "drop_fraction_by_reason": {r: round(n / docs_in, 4) for r, n in drops_by_reason.most_common()},
-        "soft_flags_by_rule": dict(flags_by_rule.most_common()),
-        "languages": dict(langs.most_common(10)),
-        "lang_mismatch": n_mismatch,
-        "cjk_docs": n_cjk,
+        "drops_by_reason": dict(tally.drops_by_reason.most_common()),
+        "drop_fraction_by_reason": {r: round(n / docs_in, 4) for r, n in tally.drops_by_reason.most_common()},
+        "soft_flags_by_rule": dict(tally.flags_by_rule.most_common()),
+        "languages": dict(tally.langs.most_common(10)),
+        "lang_mismatch": tally.n_mismatch,
+        "cjk_docs": tally.n_cjk,
         "loss_bucket_edges_ppl": [round(x, 3) for x in loss_edges] if math.isfinite(loss_edges[0]) else None,
         "loss_bucket_fraction": _fractions(loss_counts, docs_out),
         "quality_bucket_fraction": _fractions(quality_counts, docs_out),
         "ensemble_bucket_histogram": np.bincount(buckets_all, minlength=N_BUCKETS).tolist()
-        if len(buckets_all)
-        else None,
-        "edu_int_histogram": np.bincount(np.concatenate(edu_int_parts), minlength=MAX_SCORE + 1).tolist()
-        if edu_int_parts
-        else None,
+        if buckets_all is not None and len(buckets_all) else None,
+        "edu_int_histogram": np.bincount(edu_int_all, minlength=MAX_SCORE + 1).tolist()
+        if edu_int_all is not None else None,
         "ppl_quantiles": _quantiles(ppl_all),
-        "dclm_score_quantiles": _quantiles(np.concatenate(dclm_parts)) if dclm_parts else None,
-        "edu_score_quantiles": _quantiles(np.concatenate(edu_parts)) if edu_parts else None,
-        "bytes_in": bytes_in,
+        "dclm_score_quantiles": _quantiles(dclm_all) if dclm_all is not None else None,
+        "edu_score_quantiles": _quantiles(edu_all) if edu_all is not None else None,
+        "bytes_in": tally.bytes_in,
         "seconds": round(elapsed, 3),
-        "mb_per_s": round(bytes_in / 1e6 / elapsed, 3) if elapsed > 0 else None,
-        "seconds_by_step": {k: round(v, 3) for k, v in timings.items()},
+        "mb_per_s": round(tally.bytes_in / 1e6 / elapsed, 3) if elapsed > 0 else None,
+        "seconds_by_step": {k: round(v, 3) for k, v in tally.timings.items()},
     }
 
 

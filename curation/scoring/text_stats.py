@@ -13,13 +13,12 @@ from functools import cached_property
 
 import numpy as np
 
+from curation.cjk import CJK_CHAR_RE, CJK_CLASS, CJK_SHARE
 from curation.hashing import word_hashes
 
-# CJK unified ideographs (+ext A, compatibility), kana and hangul: one "word" per character.
-CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff\uac00-\ud7af"
-CJK_CHAR_RE = re.compile(f"[{CJK_RANGES}]")
-# A word: a CJK character, or a run of non-CJK word characters (apostrophe-joined: "don't").
-WORD_RE = re.compile(rf"[{CJK_RANGES}]|[^\W{CJK_RANGES}]+(?:['’][^\W{CJK_RANGES}]+)*")
+# A word: a CJK character (curation/cjk.py, shared with dedup), or a run of non-CJK word characters
+# (apostrophe-joined: "don't").
+WORD_RE = re.compile(rf"[{CJK_CLASS}]|[^\W{CJK_CLASS}]+(?:['’][^\W{CJK_CLASS}]+)*")
 # A whitespace-delimited token made of symbols only ("->", "==", "•"): a non-alphabetic word.
 SYMBOL_TOKEN_RE = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")
 DIGIT_RE = re.compile(r"\d")
@@ -58,7 +57,7 @@ def duplicate_counts(items: list[str]) -> tuple[int, int]:
 class TextStats:
     """Lazily computed views of one document's text; each view is computed at most once."""
 
-    def __init__(self, text: str, cjk_threshold: float = 0.3):
+    def __init__(self, text: str, cjk_threshold: float = CJK_SHARE):
         self.text = text
         self.n_chars = len(text)
         self._cjk_threshold = cjk_threshold

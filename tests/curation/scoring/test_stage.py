@@ -101,8 +101,9 @@ def test_code_partition_is_not_destroyed_by_prose_rules(tmp_path):
     _stats, kept, dropped = run(tmp_path, sources + ["x"], "code", ScoringModels())
     assert [d["reason"] for d in dropped] == ["code:min_chars"]
     assert len(kept) == 4 and all(r["lang_mismatch"] is False for r in kept)
-    _stats_default, kept_default, _ = run(tmp_path / "as_default", sources, "web", ScoringModels())
-    assert len(kept_default) < 4  # the prose rule sets of an unlisted category would drop code
+    assert _stats["profile"]["kind"] == "code"  # detected from the files, not from the name "code"
+    _stats_web, kept_web, _ = run(tmp_path / "as_web", sources, "web", ScoringModels())
+    assert len(kept_web) == 4 and _stats_web["profile"]["kind"] == "code"  # any name: same profile
 
 
 def test_zh_news_keeps_chinese_and_flags_soft_rules(tmp_path):
@@ -121,7 +122,8 @@ def test_lang_mismatch_can_be_configured_to_drop(tmp_path):
     from curation.scoring import scoring_config_from_dict
 
     raw = yaml.safe_load(CONFIG.read_text())
-    raw["categories"]["en_docs"]["drop_lang_mismatch"] = True
+    raw["categories"] = {"en_docs": {"languages": ["en"], "drop_lang_mismatch": True,
+                                     "rule_sets": raw["profiles"]["prose-long"]["rule_sets"]}}
     cfg = scoring_config_from_dict(raw)
     out = PartitionWriter(tmp_path / "o", scored_schema())
     drops = PartitionWriter(tmp_path / "d", DROP_SCHEMA)

@@ -15,12 +15,13 @@ from functools import lru_cache
 
 import numpy as np
 
-from curation.dedup.shingles import _CJK_RANGES, fmix64
+from curation.cjk import CJK_CLASS
+from curation.dedup.shingles import fmix64
 
 _P = np.uint64(0x100000001B3)  # FNV-64 prime as the polynomial base
 # one regex pass: a CJK character alone, or a run of letters/digits that are not CJK. The ranges
-# are the dedup shingler's (one CJK definition in the project)
-_CJK = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _CJK_RANGES)
+# are curation/cjk.py's (one CJK definition in the project)
+_CJK = CJK_CLASS
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 
 

@@ -66,5 +66,8 @@ def validate_generation(
 
 
 def repetition_failure(text: str):
-    """The first Gopher repetition rule ``text`` fails (None when it passes)."""
-    return next(gopher_repetition.check(TextStats(text), gopher_repetition.GopherRepetitionConfig()), None)
+    """The first Gopher repetition rule ``text`` fails (None when it passes). The n-gram rules run at
+    every length here: a generation is judged against its source, and a short looping one is the
+    typical failure of a small model."""
+    config = gopher_repetition.GopherRepetitionConfig(ngram_min_words=None)
+    return next(gopher_repetition.check(TextStats(text), config), None)

@@ -1,10 +1,10 @@
 import dagster as dg
 
 from assets.metadata import counts_table, md_table
+from assets.partitions import category_partitions
+from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
 from curation.lake import stage_writers
 from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
-from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
-from assets.partitions import category_partitions
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource
@@ -16,10 +16,13 @@ from resources.models import LLMResource
     partitions_def=category_partitions,
     group_name="rewriting",
     kinds={"parquet", "pytorch"},
+    # hashes every knob of rewrite.yaml and the text of every routed prompt template
     code_version=load_rewrite_config(REPO_CONFIGS / "rewrite.yaml").version,
     check_specs=REWRITTEN_CHECK_SPECS,
-    description="Originals plus LLM rewrites (WRAP wrap_medium, Nemotron-CC diverse_qa_pairs) of selected documents, "
-    "validated, retried, cached by (model, template, input); synthetic documents carry parent_id and style.",
+    description="Originals plus LLM rewrites routed by document kind (prose / code / math) and quality bucket: "
+    "Nemotron-CC's five styles, SwallowCode / SwallowMath, MAGA genre x audience, long documents chunk by chunk "
+    "(K2). Every generation is validated (language, length, repetition, echo, refusal, faithfulness) and retried; "
+    "synthetic documents carry parent_id, style, mixture_slice and provenance.",
 )
 def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
                      configs: PipelineConfigs) -> dg.MaterializeResult:
@@ -33,24 +36,31 @@ def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm:
                                   drops_out)
     lake.catalog.record_stage_stats("rewritten", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     samples = [(r["style"], r["parent_id"], r["text"][:160]) for r in _synthetic_samples(data, category)]
+    yields = [(r["style"], r["attempted"], r["kept"], r["yield"], r["refused_before_generation"],
+               ", ".join(f"{k} {v}" for k, v in r["rejected_generations"].items()) or "-")
+              for r in stats["yield_by_style"]]
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": stats["docs_out"],
             "synthetic_docs": stats["synthetic_docs"],
-            "synthetic_by_style": counts_table(stats["synthetic_by_style"], key="style"),
+            "synthetic_by_slice": counts_table(stats["synthetic_by_slice"], key="mixture_slice"),
+            "yield_by_style": md_table(["style", "jobs", "kept", "yield", "refused before generation",
+                                        "rejected generations by reason"], yields),
             "docs_selected": stats["docs_selected"],
+            "kinds_selected": counts_table(stats["kinds_selected"], key="document kind"),
             "not_selected_by_reason": counts_table(stats["skipped_by_reason"]),
             "validation_failures": counts_table(stats["validation_failures_by_reason"]),
             "drops_by_reason": counts_table(stats["drops_by_reason"]),
             "cache_hits": stats["cache_hits"],
             "generated": stats["generated"],
+            "rounds": stats["rounds"],
             "new_tokens_per_s": float(stats["new_tokens_per_s"] or 0.0),
             "backend": stats["backend"],
             "model": stats["model"],
             "samples": md_table(["style", "parent", "text"], samples),
             "seconds": stats["wall_s"],
         },
-        check_results=rewritten_check_results(data, category, stats),
+        check_results=rewritten_check_results(data, category, stats, config),
     )
 
 

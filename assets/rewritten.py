@@ -1,20 +1,13 @@
 import dagster as dg
 
-from assets.metadata import counts_table, md_table, readable
+from assets.metadata import counts_table, md_table
+from assets.partitions import category_partitions
+from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
 from curation.lake import stage_writers
 from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
-from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
-from assets.partitions import category_partitions
-from resources.configs import REPO, REPO_CONFIGS, PipelineConfigs
+from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource
-
-
-def rewrite_code_version() -> str:
-    """Hash of rewrite.yaml and the prompt template of every style it enables (the text, not the path)."""
-    config = load_rewrite_config(REPO.path("rewrite.yaml"))
-    templates = [str((config.prompts_dir / f"{style}.yaml").relative_to(REPO_CONFIGS)) for style in config.styles]
-    return REPO.version("rewrite.yaml", *templates)
 
 
 @dg.asset(
@@ -23,10 +16,13 @@ def rewrite_code_version() -> str:
     partitions_def=category_partitions,
     group_name="rewriting",
     kinds={"parquet", "pytorch"},
-    code_version=rewrite_code_version(),
+    # hashes every knob of rewrite.yaml and the text of every routed prompt template
+    code_version=load_rewrite_config(REPO_CONFIGS / "rewrite.yaml").version,
     check_specs=REWRITTEN_CHECK_SPECS,
-    description="Originals plus LLM rewrites (WRAP wrap_medium, Nemotron-CC diverse_qa_pairs) of selected documents, "
-    "validated, retried, cached by (model, template, input); synthetic documents carry parent_id and style.",
+    description="Originals plus LLM rewrites routed by document kind (prose / code / math) and quality bucket: "
+    "Nemotron-CC's five styles, SwallowCode / SwallowMath, MAGA genre x audience, long documents chunk by chunk "
+    "(K2). Every generation is validated (language, length, repetition, echo, refusal, faithfulness) and retried; "
+    "synthetic documents carry parent_id, style, mixture_slice and provenance.",
 )
 def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
                      configs: PipelineConfigs) -> dg.MaterializeResult:
@@ -40,24 +36,31 @@ def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm:
                                   drops_out)
     lake.catalog.record_stage_stats("rewritten", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     samples = [(r["style"], r["parent_id"], r["text"][:160]) for r in _synthetic_samples(data, category)]
+    yields = [(r["style"], r["attempted"], r["kept"], r["yield"], r["refused_before_generation"],
+               ", ".join(f"{k} {v}" for k, v in r["rejected_generations"].items()) or "-")
+              for r in stats["yield_by_style"]]
     return dg.MaterializeResult(
-        metadata=readable({
+        metadata={
             "dagster/row_count": stats["docs_out"],
             "synthetic_docs": stats["synthetic_docs"],
-            "synthetic_by_style": counts_table(stats["synthetic_by_style"], key="style"),
+            "synthetic_by_slice": counts_table(stats["synthetic_by_slice"], key="mixture_slice"),
+            "yield_by_style": md_table(["style", "jobs", "kept", "yield", "refused before generation",
+                                        "rejected generations by reason"], yields),
             "docs_selected": stats["docs_selected"],
+            "kinds_selected": counts_table(stats["kinds_selected"], key="document kind"),
             "not_selected_by_reason": counts_table(stats["skipped_by_reason"]),
             "validation_failures": counts_table(stats["validation_failures_by_reason"]),
             "drops_by_reason": counts_table(stats["drops_by_reason"]),
             "cache_hits": stats["cache_hits"],
             "generated": stats["generated"],
+            "rounds": stats["rounds"],
             "new_tokens_per_s": float(stats["new_tokens_per_s"] or 0.0),
             "backend": stats["backend"],
             "model": stats["model"],
             "samples": md_table(["style", "parent", "text"], samples),
             "seconds": stats["wall_s"],
-        }),
-        check_results=rewritten_check_results(data, category, stats),
+        },
+        check_results=rewritten_check_results(data, category, stats, config),
     )
 
 

@@ -2,11 +2,16 @@
 
 Both take plain user prompts, wrap them in the tokenizer's chat template (``encode_chat``,
 shared so the two backends see identical token ids) and return only the generated text.
+``generate_requests`` takes many requests with their own sampling parameters at once: vLLM
+serves them in one ``LLM.generate`` call (one ``SamplingParams`` per request, prefix caching
+on, so the shared instruction prefix of a style is computed once); transformers groups them
+by sampling parameters into padded batches.
 """
 
 import importlib.util
 import time
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -23,16 +28,43 @@ class PromptTooLongError(ValueError):
     """A prompt plus its generation budget does not fit the model's context window."""
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Sampling parameters of one request (vLLM's SamplingParams fields of the same names)."""
+
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str  # the user turn
+    sampling: Sampling
+    system: str | None = None
+
+
 class LLMBackend(Protocol):
+    name: str  # "transformers" or "vllm": part of the cache key and the provenance
     model_id: str  # what a person reads: the spec or directory name
     fingerprint: str  # content hash of weights + tokenizer: part of every cache key
     context_length: int
 
-    def generate(
-        self, prompts: list[str], max_new_tokens: int, temperature: float, seed: int, system: str | None = None
-    ) -> list[str]: ...
+    def generate_requests(self, requests: list[GenerationRequest]) -> list[str]: ...
 
     def count_tokens(self, text: str) -> int: ...
+
+
+def group_by_sampling(requests: list[GenerationRequest]) -> dict[tuple, list[int]]:
+    """Request indices grouped by (sampling, system): the unit one padded transformers batch can share."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, request in enumerate(requests):
+        groups[(request.sampling, request.system)].append(i)
+    return groups
 
 
 @dataclass
@@ -82,6 +114,8 @@ def _check_fits(ids: list[int], max_new_tokens: int, context_length: int) -> Non
 class TransformersBackend:
     """Batched ``model.generate`` with left padding; greedy at temperature 0, else seeded sampling."""
 
+    name = "transformers"
+
     def __init__(
         self, model_dir: Path, device: str | None = None, dtype=None, batch_size: int = 8, model_id: str | None = None
     ):
@@ -105,8 +139,23 @@ class TransformersBackend:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:
+        outputs: list[str] = [""] * len(requests)
+        for (sampling, system), idx in group_by_sampling(requests).items():
+            texts = self.generate([requests[i].prompt for i in idx], sampling.max_new_tokens, sampling.temperature,
+                                  sampling.seed, system=system, top_p=sampling.top_p)
+            for i, text in zip(idx, texts, strict=True):
+                outputs[i] = text
+        return outputs
+
     def generate(
-        self, prompts: list[str], max_new_tokens: int, temperature: float, seed: int, system: str | None = None
+        self,
+        prompts: list[str],
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        system: str | None = None,
+        top_p: float = 1.0,
     ) -> list[str]:
         from transformers import GenerationConfig
 
@@ -119,7 +168,7 @@ class TransformersBackend:
             max_new_tokens=max_new_tokens,
             do_sample=sampling,
             temperature=temperature if sampling else None,
-            top_p=None,
+            top_p=top_p if sampling and top_p < 1.0 else None,
             top_k=None,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
@@ -147,11 +196,16 @@ class TransformersBackend:
 
 
 class VLLMBackend:
-    """vLLM offline engine (``LLM.generate``) on CUDA; the same chat-encoded token ids as transformers.
+    """vLLM offline engine on CUDA: one ``LLM.generate`` over every request, each with its own ``SamplingParams``.
 
-    One ``SamplingParams`` with a fixed seed for every request makes each output depend on its
-    prompt and seed only, not on which other prompts shared the batch — which the cache relies on.
+    Prompts go in as token ids from the same ``encode_chat`` the transformers backend uses.
+    Prefix caching is on: the requests of one style share the system turn and instruction, so
+    their KV blocks are computed once. A fixed seed per request makes each output depend on its
+    prompt and sampling only, not on which other prompts shared the batch (the cache relies on it).
+    ``vllm_module`` is for tests without a GPU: anything with vLLM's ``LLM`` and ``SamplingParams``.
     """
+
+    name = "vllm"
 
     def __init__(
         self,
@@ -160,16 +214,24 @@ class VLLMBackend:
         gpu_memory_utilization: float = 0.85,
         max_model_len: int | None = None,
         model_id: str | None = None,
+        enable_prefix_caching: bool = True,
+        vllm_module=None,
     ):
-        from vllm import LLM  # lazy: only installed with the `gpu` extra
+        if vllm_module is None:
+            reason = vllm_unavailable_reason()
+            if reason is not None:
+                raise BackendUnavailableError(f"the vLLM backend cannot start: {reason}")
+            import vllm as vllm_module  # lazy: only installed with the `gpu` extra
 
+        self._vllm = vllm_module
         self.model_dir = Path(model_dir)
-        self._llm = LLM(
+        self._llm = vllm_module.LLM(
             model=str(self.model_dir),
             tokenizer=str(self.model_dir),
             dtype=dtype,
             gpu_memory_utilization=gpu_memory_utilization,
             max_model_len=max_model_len,
+            enable_prefix_caching=enable_prefix_caching,
         )
         self.tokenizer = self._llm.get_tokenizer()
         self.model_id = model_id or self.model_dir.name
@@ -181,23 +243,32 @@ class VLLMBackend:
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def generate(
-        self, prompts: list[str], max_new_tokens: int, temperature: float, seed: int, system: str | None = None
-    ) -> list[str]:
-        from vllm import SamplingParams
+    def sampling_params(self, sampling: Sampling):
+        return self._vllm.SamplingParams(
+            temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_new_tokens,
+            seed=sampling.seed,
+        )
 
-        encoded = [encode_chat(self.tokenizer, p, system) for p in prompts]
-        for ids in encoded:
-            _check_fits(ids, max_new_tokens, self.context_length)
-        params = SamplingParams(temperature=temperature, max_tokens=max_new_tokens, seed=seed)
+    def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:
+        encoded = [encode_chat(self.tokenizer, r.prompt, r.system) for r in requests]
+        for ids, request in zip(encoded, requests, strict=True):
+            _check_fits(ids, request.sampling.max_new_tokens, self.context_length)
+        params = [self.sampling_params(r.sampling) for r in requests]
         start = time.perf_counter()
         results = self._llm.generate([{"prompt_token_ids": ids} for ids in encoded], params, use_tqdm=False)
         self.counters.seconds += time.perf_counter() - start
         self.counters.calls += 1
-        self.counters.prompts += len(prompts)
+        self.counters.prompts += len(requests)
         self.counters.prompt_tokens += sum(len(ids) for ids in encoded)
         self.counters.new_tokens += sum(len(r.outputs[0].token_ids) for r in results)
         return [r.outputs[0].text.strip() for r in results]
+
+    def generate(
+        self, prompts: list[str], max_new_tokens: int, temperature: float, seed: int, system: str | None = None,
+        top_p: float = 1.0,
+    ) -> list[str]:
+        sampling = Sampling(max_new_tokens, temperature, top_p, seed)
+        return self.generate_requests([GenerationRequest(p, sampling, system) for p in prompts])
 
 
 def vllm_unavailable_reason() -> str | None:

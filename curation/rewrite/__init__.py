@@ -1,11 +1,12 @@
-"""LLM rewriting of selected documents into synthetic ones (WRAP, Nemotron-CC styles; seeds 001, 003)."""
+"""LLM rewriting of scored documents into synthetic ones (WRAP, Nemotron-CC, SwallowCode/Math, K2, MAGA; seed 003)."""
 
 from curation.rewrite.cache import GenerationCache
 from curation.rewrite.config import RewriteConfig, SelectionConfig, load_rewrite_config
-from curation.rewrite.stage import STAGE, output_schema, rewrite_partition
+from curation.rewrite.stage import STAGE, SYNTHETIC_COLUMNS, output_schema, rewrite_partition
 
 __all__ = [
     "STAGE",
+    "SYNTHETIC_COLUMNS",
     "GenerationCache",
     "RewriteConfig",
     "SelectionConfig",

@@ -1,7 +1,8 @@
 """A persistent store of generations, so re-materializing a partition never pays for the same generation twice.
 
-Keyed by sha256 of everything that determines the output: the model's content fingerprint,
-the template (system + user text), the input chunk and the generation parameters. Raw
+Keyed by sha256 of everything that determines the output: the backend (vLLM and transformers
+sample differently), the model's content fingerprint, the template (system + user text), the
+full rendered prompt (chunk, carried context, slots) and the sampling parameters. Raw
 generations are stored (validation runs again on a hit), so changing validation bounds
 needs no regeneration. SQLite in WAL mode lets parallel partitions share one file.
 """
@@ -18,9 +19,10 @@ from curation.lake import Lake
 CACHE_DIR = "rewrite_cache"
 
 
-def generation_key(model_fingerprint: str, template_digest: str, input_text: str, params: dict) -> str:
+def generation_key(backend: str, model_fingerprint: str, template_digest: str, prompt: str, params: dict) -> str:
     payload = json.dumps(
-        {"model": model_fingerprint, "template": template_digest, "input": input_text, "params": params},
+        {"backend": backend, "model": model_fingerprint, "template": template_digest, "prompt": prompt,
+         "params": params},
         sort_keys=True,
         ensure_ascii=False,
     )

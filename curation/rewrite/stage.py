@@ -1,39 +1,43 @@
-"""The ``rewritten`` stage: select documents, rewrite them chunk by chunk in each style, validate, retry, write.
+"""The ``rewritten`` stage: plan jobs, rewrite chunk by chunk in rounds, validate, retry, write.
 
-Synthetic documents get a new id (``<parent id>~<style>``), ``parent_id``, ``style`` and
-``model``; they inherit the parent's other columns (category, provenance, quality bucket)
-so lineage stays queryable. Originals pass through unchanged when ``keep_originals``.
-Memory is bounded by one input batch: each batch is selected, generated and written
-before the next is read.
+Each round sends every active job's next chunk to the backend in one batched call (vLLM: one
+``LLM.generate``). A chunk after the first carries the tail of the text already rewritten for
+its document (Kimi K2's autoregressive chunked rewriting, seed 003). A failed chunk is retried
+with a new seed up to ``max_attempts``; then the job is dropped with its last reason.
+
+Synthetic documents get a new id (``<parent id>~<style>``), ``parent_id``, ``style``, ``model``,
+``mixture_slice`` (seed 000 naming ``<category>-synthetic-<style>-<bucket>``) and a JSON
+``rewrite_provenance``; they inherit the parent's other columns. Originals pass through when
+``keep_originals``. Memory is bounded by one input batch.
 """
 
 import json
-import re
 import statistics
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from curation.document import Drop, drops_to_table, validate_category
-from curation.hashing import unit_hash
 from curation.lake import PartitionWriter
-from curation.lm.generation import LLMBackend
+from curation.lm.generation import GenerationRequest, LLMBackend, Sampling
 from curation.rewrite.cache import GenerationCache, generation_key
+from curation.rewrite.chunking import tail
 from curation.rewrite.config import RewriteConfig
+from curation.rewrite.kinds import PROSE
+from curation.rewrite.plan import Job, Planner
 from curation.rewrite.prompts import PromptTemplate, load_templates
-from curation.rewrite.validate import detect_language, validate_generation
+from curation.rewrite.validate import validate_generation
 
 STAGE = "rewritten"
-SYNTHETIC_COLUMNS = ("parent_id", "style", "model")
-INPUT_TOO_LONG = "input_too_long"
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*")
+SYNTHETIC_COLUMNS = ("parent_id", "style", "model", "mixture_slice", "rewrite_provenance")
+CHAT_MARKUP_TOKENS = 16  # room for the chat template's role markers around a prompt
 
 
 def output_schema(input_schema: pa.Schema) -> pa.Schema:
-    """The input's columns plus ``parent_id``, ``style``, ``model`` (null on originals)."""
+    """The input's columns plus the synthetic columns (null on originals)."""
     schema = input_schema
     for name in SYNTHETIC_COLUMNS:
         if schema.get_field_index(name) < 0:
@@ -41,176 +45,130 @@ def output_schema(input_schema: pa.Schema) -> pa.Schema:
     return schema
 
 
-def synthetic_doc_id(parent_id: str, style: str) -> str:
-    return f"{parent_id}~{style}"
+def synthetic_doc_id(parent_id: str, label: str) -> str:
+    return f"{parent_id}~{label}"
 
 
-def chunk_text(text: str, budget_tokens: int, count_tokens: Callable[[str], int]) -> list[str]:
-    """Split ``text`` into pieces of at most ``budget_tokens``, on paragraph then sentence boundaries.
-
-    A single sentence over budget is cut by characters at the text's own chars-per-token rate.
-    """
-    pieces: list[tuple[str, int]] = []
-    for paragraph in (p.strip() for p in re.split(r"\n\s*\n", text)):
-        if not paragraph:
-            continue
-        n = count_tokens(paragraph)
-        if n <= budget_tokens:
-            pieces.append((paragraph, n))
-            continue
-        for sentence in (s for s in _SENTENCE_END.split(paragraph) if s.strip()):
-            n = count_tokens(sentence)
-            if n <= budget_tokens:
-                pieces.append((sentence, n))
-                continue
-            step = max(1, int(len(sentence) * budget_tokens / n * 0.9))
-            for lo in range(0, len(sentence), step):
-                part = sentence[lo : lo + step]
-                pieces.append((part, count_tokens(part)))
-    chunks: list[str] = []
-    current: list[str] = []
-    used = 0
-    for piece, n in pieces:
-        if current and used + n > budget_tokens:
-            chunks.append("\n\n".join(current))
-            current, used = [], 0
-        current.append(piece)
-        used += n
-    if current:
-        chunks.append("\n\n".join(current))
-    return chunks
-
-
-@dataclass
-class _Job:
-    """One document in one style: its chunks, and the accepted output of each (None until accepted)."""
-
-    row: dict
-    style: str
-    language: str
-    chunks: list[str]
-    outputs: list[str | None]
-    last_reason: dict[int, str] = field(default_factory=dict)
-    attempts: int = 0
+def mixture_slice(category: str, label: str, bucket: str) -> str:
+    """Seed 000's synthetic slice name, e.g. ``Nemotron-CC-high-synthetic-distill-high``."""
+    return validate_category(f"{category}-synthetic-{label}-{bucket}")
 
 
 @dataclass
 class _Stats:
     docs_in: int = 0
     docs_out: int = 0
-    docs_selected: int = 0
     synthetic_docs: int = 0
     chunks: int = 0
     generated: int = 0
+    validated: int = 0
     cache_hits: int = 0
     retries: int = 0
-    skipped: Counter = field(default_factory=Counter)
+    rounds: int = 0
     drops: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)
+    attempted_by_style: Counter = field(default_factory=Counter)
     by_style: Counter = field(default_factory=Counter)
+    by_slice: Counter = field(default_factory=Counter)
+    failures_by_style: Counter = field(default_factory=Counter)  # (style, reason)
+    drops_by_style: Counter = field(default_factory=Counter)  # (style, reason)
+    refused_by_style: Counter = field(default_factory=Counter)  # gated before generation
     length_ratios: list[float] = field(default_factory=list)
     generation_s: float = 0.0
 
 
-def _hash_fraction(doc_id: str) -> float:
-    return unit_hash(doc_id)
-
-
-class _Selector:
-    """Decides per document whether it is rewritten; the reason it is not is counted."""
-
-    def __init__(self, config: RewriteConfig, schema: pa.Schema):
-        self.sel = config.selection
-        if self.sel.column is not None and schema.get_field_index(self.sel.column) < 0:
-            raise ValueError(
-                f"selection column {self.sel.column!r} is not in the input (columns: {schema.names}); "
-                "run the scoring stage first or set selection.column to null"
-            )
-        self.taken = 0
-
-    def reason_to_skip(self, row: dict) -> str | None:
-        sel = self.sel
-        text = row.get("text") or ""
-        if not text.strip():
-            return "empty_text"
-        if len(text) < sel.min_chars:
-            return "too_short"
-        if sel.max_chars is not None and len(text) > sel.max_chars:
-            return "too_long_for_budget"
-        if sel.column is not None and str(row.get(sel.column)) not in sel.values:
-            return f"not_{sel.column}_in_{'|'.join(sel.values)}"
-        if _hash_fraction(row["id"]) >= sel.sample_rate:
-            return "sampled_out"
-        if sel.max_docs_per_category is not None and self.taken >= sel.max_docs_per_category:
-            return "over_max_docs_per_category"
-        self.taken += 1
-        return None
-
-
-def _chunk_budget(config: RewriteConfig, backend: LLMBackend, templates: dict[str, PromptTemplate]) -> int:
-    overhead = max(backend.count_tokens((t.system or "") + t.render("")) for t in templates.values())
-    room = backend.context_length - config.max_new_tokens - overhead - 16  # 16: chat-template markup
+def chunk_budget(config: RewriteConfig, backend: LLMBackend, templates: dict[str, PromptTemplate]) -> int:
+    """Source tokens per chunk: the model's window minus the longest prompt, carried context and output."""
+    slots = {name: "x" * 40 for t in templates.values() for name in t.slots}
+    overhead = max(
+        backend.count_tokens((t.system or "") + t.render("", context="x", **{k: slots[k] for k in t.slots}))
+        for t in templates.values()
+    )
+    longest_output = max(config.sampling_for(style).max_new_tokens for style in templates)
+    carried = config.chunking.context_tokens + config.chunking.overlap_tokens
+    room = backend.context_length - longest_output - overhead - carried - CHAT_MARKUP_TOKENS
     if room < 16:
         raise ValueError(
-            f"model context {backend.context_length} leaves no room for input after max_new_tokens="
-            f"{config.max_new_tokens} and a {overhead}-token prompt; lower max_new_tokens"
+            f"model context {backend.context_length} leaves no room for input after max_new_tokens={longest_output}, "
+            f"{carried} carried context tokens and a {overhead}-token prompt; lower them"
         )
-    return min(config.chunk_tokens, room)
+    return min(config.chunking.chunk_tokens, room)
 
 
-def _generate_round(
-    jobs: list[_Job],
-    attempt: int,
-    templates: dict[str, PromptTemplate],
-    backend: LLMBackend,
-    cache: GenerationCache,
-    config: RewriteConfig,
-    stats: _Stats,
-) -> None:
-    """One attempt at every chunk still without an accepted output: cache first, then the backend."""
-    params = {"max_new_tokens": config.max_new_tokens, "temperature": config.temperature, "seed": config.seed + attempt}
-    pending = [(job, i) for job in jobs for i, out in enumerate(job.outputs) if out is None]
-    if attempt > 0:
-        stats.retries += len(pending)
-    keys = [
-        generation_key(backend.fingerprint, templates[job.style].digest, job.chunks[i], params) for job, i in pending
-    ]
-    found = cache.get_many(keys)
-    stats.cache_hits += sum(k in found for k in keys)
-    for style, template in templates.items():
-        # a dict: identical chunks (boilerplate repeated across documents) are generated once
-        todo = list(
-            {
-                key: job.chunks[i]
-                for key, (job, i) in zip(keys, pending, strict=True)
-                if job.style == style and key not in found
-            }.items()
-        )
-        if not todo:
-            continue
-        start = time.perf_counter()
-        outputs = backend.generate(
-            [template.render(chunk) for _, chunk in todo],
-            max_new_tokens=config.max_new_tokens,
-            temperature=config.temperature,
-            seed=params["seed"],
-            system=template.system,
-        )
-        stats.generation_s += time.perf_counter() - start
-        stats.generated += len(todo)
-        cache.put_many([(key, out, backend.model_id, style) for (key, _), out in zip(todo, outputs, strict=True)])
-        found.update((key, out) for (key, _), out in zip(todo, outputs, strict=True))
-    for key, (job, i) in zip(keys, pending, strict=True):
-        template = templates[job.style]
-        output = template.clean_output(found[key])
-        reason = validate_generation(output, job.chunks[i], job.language, template, config.validation)
-        job.attempts = attempt + 1
-        if reason is None:
-            job.outputs[i] = output
-            job.last_reason.pop(i, None)
-        else:
-            job.last_reason[i] = reason
-            stats.failures[reason] += 1
+class _Rewriter:
+    """Runs the rounds of one input batch's jobs against the cache and the backend."""
+
+    def __init__(self, config, templates, backend, cache, stats, version):
+        self.config, self.templates, self.backend, self.cache, self.stats = config, templates, backend, cache, stats
+        self.version = version
+        self.max_attempts = max(1, config.max_attempts if config.sampling.temperature > 0 else 1)
+
+    def sampling(self, job: Job) -> Sampling:
+        s = self.config.sampling_for(job.variant.template)
+        return Sampling(s.max_new_tokens, s.temperature, s.top_p, self.config.seed + job.tries)
+
+    def context(self, job: Job) -> str | None:
+        i = len(job.outputs)
+        if i == 0:
+            return None
+        chunking = self.config.chunking
+        carried = tail("\n\n".join(job.outputs), chunking.context_tokens, self.backend.count_tokens)
+        lead = tail(job.chunks[i - 1], chunking.overlap_tokens, self.backend.count_tokens)
+        return carried + (f"\n\n(The original text just before this passage: {lead})" if lead else "")
+
+    def request(self, job: Job) -> GenerationRequest:
+        template = self.templates[job.variant.template]
+        prompt = template.render(job.chunks[len(job.outputs)], self.context(job), **dict(job.variant.slots))
+        return GenerationRequest(prompt, self.sampling(job), template.system)
+
+    def run(self, jobs: list[Job]) -> None:
+        while active := [job for job in jobs if job.active]:
+            self._round(active)
+
+    def _round(self, jobs: list[Job]) -> None:
+        stats = self.stats
+        stats.rounds += 1
+        stats.retries += sum(job.tries > 0 for job in jobs)
+        requests = [self.request(job) for job in jobs]
+        keys = [
+            generation_key(self.backend.name, self.backend.fingerprint, self.templates[job.variant.template].digest,
+                           req.prompt, req.sampling.as_dict())
+            for job, req in zip(jobs, requests, strict=True)
+        ]
+        found = self.cache.get_many(keys)
+        stats.cache_hits += sum(k in found for k in keys)
+        # a dict: identical prompts (boilerplate repeated across documents) are generated once
+        todo = {key: req for key, req in zip(keys, requests, strict=True) if key not in found}
+        if todo:
+            start = time.perf_counter()
+            outputs = self.backend.generate_requests(list(todo.values()))
+            stats.generation_s += time.perf_counter() - start
+            stats.generated += len(todo)
+            style_of = {key: job.variant.template for job, key in zip(jobs, keys, strict=True)}
+            self.cache.put_many([(key, out, self.backend.model_id, style_of[key])
+                                 for key, out in zip(todo, outputs, strict=True)])
+            found.update(zip(todo, outputs, strict=True))
+        for job, key in zip(jobs, keys, strict=True):
+            self._judge(job, found[key])
+
+    def _judge(self, job: Job, output: str) -> None:
+        stats = self.stats
+        template = self.templates[job.variant.template]
+        source = job.chunks[len(job.outputs)]
+        verdict = validate_generation(output, source, job.language, template, self.config.validation,
+                                      check_language=job.kind == PROSE)
+        stats.validated += 1
+        job.tries += 1
+        if verdict.reason is None:
+            job.outputs.append(verdict.text)
+            job.attempts.append(job.tries)
+            job.tries = 0
+            return
+        stats.failures[verdict.reason] += 1
+        stats.failures_by_style[job.variant.label, verdict.reason] += 1
+        job.last_reason, job.last_detail = verdict.reason, verdict.detail
+        if job.tries >= self.max_attempts:
+            job.failed = True
 
 
 def rewrite_partition(
@@ -224,91 +182,61 @@ def rewrite_partition(
 ) -> dict:
     """Rewrite one category partition; returns the stats shown on the materialization."""
     validate_category(category)
-    templates = load_templates(config.prompts_dir, config.styles)
-    budget = _chunk_budget(config, backend, templates)
+    templates = load_templates(config.prompts_dir, config.styles())
+    version = config.version
+    budget = chunk_budget(config, backend, templates)
     stats = _Stats()
-    selector: _Selector | None = None
+    planner: Planner | None = None
     wall = time.perf_counter()
-    hits_before = cache.hits
+    rewriter = _Rewriter(config, templates, backend, cache, stats, version)
     for batch in batches:
-        if selector is None:
-            selector = _Selector(config, batch.schema)
+        if planner is None:
+            planner = Planner(config, category, templates, batch.schema, budget, backend.count_tokens)
         rows = batch.to_pylist()
         stats.docs_in += len(rows)
-        jobs, drops = _plan_jobs(rows, selector, templates, budget, backend, config, category, stats)
-        for attempt in range(config.max_attempts if config.temperature > 0 else 1):
-            if all(None not in job.outputs for job in jobs):
-                break
-            _generate_round(jobs, attempt, templates, backend, cache, config, stats)
+        jobs: list[Job] = []
+        drops: list[Drop] = []
+        for row in rows:
+            planned, refused = planner.plan(row)
+            jobs += planned
+            for job, reason, detail in refused:
+                drops.append(_drop(job, category, reason, version, detail))
+                stats.drops_by_style[job.variant.label, reason] += 1
+                stats.refused_by_style[job.variant.label] += 1
+        for job in jobs:
+            stats.chunks += len(job.chunks)
+            stats.attempted_by_style[job.variant.label] += 1
+        rewriter.run(jobs)
         kept = [_passthrough(row) for row in rows] if config.keep_originals else []
         for job in jobs:
-            if None in job.outputs:
-                reason = next(iter(job.last_reason.values()))
-                drops.append(
-                    _drop(
-                        job,
-                        category,
-                        reason,
-                        config,
-                        f"attempts={job.attempts}; chunks failing: {sorted(job.last_reason)} of {len(job.chunks)}",
-                    )
-                )
+            if job.failed:
+                detail = f"attempts={job.tries}; chunk {len(job.outputs) + 1} of {len(job.chunks)}; {job.last_detail}"
+                drops.append(_drop(job, category, job.last_reason, version, detail))
+                stats.drops_by_style[job.variant.label, job.last_reason] += 1
                 continue
-            kept.append(_synthetic(job, backend.model_id))
+            kept.append(_synthetic(job, category, backend, config, templates, version))
             stats.synthetic_docs += 1
-            stats.by_style[job.style] += 1
-            src = sum(len(c) for c in job.chunks)
-            stats.length_ratios.append(len(kept[-1]["text"]) / max(1, src))
+            stats.by_style[job.variant.label] += 1
+            stats.by_slice[kept[-1]["mixture_slice"]] += 1
+            stats.length_ratios.append(len(kept[-1]["text"]) / max(1, sum(len(c) for c in job.chunks)))
         if kept:
             out.write(pa.Table.from_pylist(kept, schema=out.schema))
             stats.docs_out += len(kept)
         if drops:
             drops_out.write(drops_to_table(drops))
             stats.drops.update(d.reason for d in drops)
-    return _summary(stats, config, backend, time.perf_counter() - wall, cache.hits - hits_before)
+    plan_stats = planner.stats if planner else None
+    return _summary(stats, plan_stats, config, backend, version, time.perf_counter() - wall)
 
 
-def _plan_jobs(rows, selector, templates, budget, backend, config, category, stats) -> tuple[list[_Job], list[Drop]]:
-    jobs: list[_Job] = []
-    drops: list[Drop] = []
-    for row in rows:
-        skip = selector.reason_to_skip(row)
-        if skip is not None:
-            stats.skipped[skip] += 1
-            continue
-        stats.docs_selected += 1
-        language = detect_language(row["text"])
-        chunks: list[str] | None = None
-        for style, template in templates.items():
-            if not template.accepts_language(language):
-                stats.skipped[f"language_{language}_not_for_{style}"] += 1
-                continue
-            chunks = chunks or chunk_text(row["text"], budget, backend.count_tokens)
-            job = _Job(row=row, style=style, language=language, chunks=chunks, outputs=[None] * len(chunks))
-            if len(chunks) > config.max_chunks_per_doc:
-                drops.append(
-                    _drop(
-                        job,
-                        category,
-                        INPUT_TOO_LONG,
-                        config,
-                        f"{len(chunks)} chunks of <= {budget} tokens > max_chunks_per_doc={config.max_chunks_per_doc}",
-                    )
-                )
-                continue
-            stats.chunks += len(chunks)
-            jobs.append(job)
-    return jobs, drops
-
-
-def _drop(job: _Job, category: str, reason: str, config: RewriteConfig, detail: str) -> Drop:
+def _drop(job: Job, category: str, reason: str, version: str, detail: str) -> Drop:
     return Drop(
-        doc_id=synthetic_doc_id(job.row["id"], job.style),
+        doc_id=synthetic_doc_id(job.row["id"], job.variant.label),
         category=category,
         stage=STAGE,
         reason=reason,
-        detail=f"parent={job.row['id']}; style={job.style}; {detail}",
-        param_version=config.version,
+        detail=f"parent={job.row['id']}; style={job.variant.label}; {detail}",
+        param_version=version,
     )
 
 
@@ -316,35 +244,88 @@ def _passthrough(row: dict) -> dict:
     return {**row, **{name: row.get(name) for name in SYNTHETIC_COLUMNS}}
 
 
-def _synthetic(job: _Job, model_id: str) -> dict:
-    parent = job.row
-    meta = json.loads(parent["meta"]) if parent.get("meta") else {}
-    meta["rewrite"] = {"chunks": len(job.chunks), "attempts": job.attempts, "language": job.language}
+def provenance(job: Job, backend: LLMBackend, config: RewriteConfig, template: PromptTemplate, version: str) -> dict:
+    sampling = config.sampling_for(job.variant.template)
     return {
-        **parent,
-        "id": synthetic_doc_id(parent["id"], job.style),
-        "text": "\n\n".join(job.outputs),
-        "meta": json.dumps(meta, ensure_ascii=False),
-        "parent_id": parent["id"],
-        "style": job.style,
-        "model": model_id,
+        "parent_id": job.row["id"],
+        "style": job.variant.label,
+        "template": template.name,
+        "template_source": template.source,
+        "template_sha256": template.file_sha256,
+        "prompt_sha256": template.digest,
+        "slots": dict(job.variant.slots),
+        "model": backend.model_id,
+        "model_revision": backend.fingerprint,
+        "backend": backend.name,
+        "sampling": {"temperature": sampling.temperature, "top_p": sampling.top_p,
+                     "max_new_tokens": sampling.max_new_tokens, "base_seed": config.seed},
+        "attempts": job.attempts,  # per chunk: 1 = accepted first time (seed = base_seed + attempt - 1)
+        "chunks": len(job.chunks),
+        "kind": job.kind,
+        "bucket": job.bucket,
+        "language": job.language,
+        **job.extra,
+        "param_version": version,
     }
 
 
-def _summary(stats: _Stats, config: RewriteConfig, backend: LLMBackend, wall_s: float, cache_hits: int) -> dict:
+def _synthetic(job: Job, category: str, backend, config, templates, version) -> dict:
+    parent = job.row
+    label = job.variant.label
+    return {
+        **parent,
+        "id": synthetic_doc_id(parent["id"], label),
+        "text": "\n\n".join(job.outputs),
+        "parent_id": parent["id"],
+        "style": label,
+        "model": backend.model_id,
+        "mixture_slice": mixture_slice(category, label, job.bucket),
+        "rewrite_provenance": json.dumps(
+            provenance(job, backend, config, templates[job.variant.template], version), ensure_ascii=False
+        ),
+    }
+
+
+def _per_style_table(stats: _Stats) -> list[dict]:
+    """Validation yield per style: jobs attempted, kept, and what the rest failed on."""
+    rows = []
+    for style in sorted(set(stats.attempted_by_style) | set(stats.refused_by_style)):
+        attempted = stats.attempted_by_style[style]
+        gated = stats.refused_by_style[style]
+        failures = {r: n for (s, r), n in stats.failures_by_style.items() if s == style}
+        rows.append({
+            "style": style,
+            "attempted": attempted,
+            "kept": stats.by_style[style],
+            "yield": round(stats.by_style[style] / attempted, 3) if attempted else None,
+            "refused_before_generation": gated,
+            "rejected_generations": dict(sorted(failures.items())),
+        })
+    return rows
+
+
+def _summary(stats: _Stats, plan, config: RewriteConfig, backend, version: str, wall_s: float) -> dict:
     counters = backend.counters.as_dict() if hasattr(backend, "counters") else {}
     ratios = sorted(stats.length_ratios)
+    attempted = sum(stats.attempted_by_style.values())
     return {
         "docs_in": stats.docs_in,
         "docs_out": stats.docs_out,
         "drops_by_reason": dict(stats.drops),
-        "docs_selected": stats.docs_selected,
-        "skipped_by_reason": dict(stats.skipped),
+        "docs_selected": plan.docs_selected if plan else 0,
+        "kinds_selected": dict(plan.kinds) if plan else {},
+        "skipped_by_reason": dict(plan.skipped) if plan else {},
+        "jobs_attempted": attempted,
+        "jobs_failed_validation": attempted - stats.synthetic_docs,
         "synthetic_docs": stats.synthetic_docs,
         "synthetic_by_style": dict(stats.by_style),
+        "synthetic_by_slice": dict(stats.by_slice),
+        "yield_by_style": _per_style_table(stats),
         "chunks": stats.chunks,
+        "rounds": stats.rounds,
         "generated": stats.generated,
-        "cache_hits": cache_hits,
+        "validated": stats.validated,
+        "cache_hits": stats.cache_hits,
         "retries": stats.retries,
         "validation_failures_by_reason": dict(stats.failures),
         "length_ratio_p50": round(statistics.median(ratios), 3) if ratios else None,
@@ -355,6 +336,6 @@ def _summary(stats: _Stats, config: RewriteConfig, backend: LLMBackend, wall_s: 
         "new_tokens_per_s": counters.get("new_tokens_per_s"),
         "wall_s": round(wall_s, 3),
         "model": backend.model_id,
-        "backend": type(backend).__name__,
-        "param_version": config.version,
+        "backend": backend.name,
+        "param_version": version,
     }

@@ -89,3 +89,72 @@ def test_vllm_requested_without_cuda_fails_with_the_reason(monkeypatch, tiny_lla
     with pytest.raises(ValueError, match="unknown backend kind 'tgi'"):
         resolve_backend_kind("tgi")
     assert isinstance(make_backend("auto", tiny_llama_dir), TransformersBackend)
+
+
+class _FakeVLLM:
+    """Records how the backend drives vLLM's offline API (``LLM``, ``SamplingParams``): no GPU here."""
+
+    class SamplingParams:
+        def __init__(self, **kwargs):
+            self.kwargs = kwargs
+
+    def __init__(self, tokenizer):
+        fake = self
+
+        class LLM:
+            def __init__(self, **kwargs):
+                fake.engine_kwargs = kwargs
+                fake.calls = []
+
+            def get_tokenizer(self):
+                return tokenizer
+
+            def generate(self, prompts, sampling_params, use_tqdm=True):
+                fake.calls.append((prompts, sampling_params))
+                out = type("Completion", (), {"text": " ok ", "token_ids": [1, 2]})
+                return [type("RequestOutput", (), {"outputs": [out]}) for _ in prompts]
+
+        self.LLM = LLM
+
+
+def test_vllm_backend_sends_every_request_in_one_generate_with_its_own_sampling(backend, tiny_llama_dir):
+    from curation.lm.generation import GenerationRequest, Sampling, VLLMBackend
+
+    fake = _FakeVLLM(backend.tokenizer)
+    vllm_backend = VLLMBackend(tiny_llama_dir, vllm_module=fake, max_model_len=512)
+    assert fake.engine_kwargs["enable_prefix_caching"] is True and vllm_backend.context_length == 512
+    qa, wrap = Sampling(128, 0.7, 0.9, seed=0), Sampling(64, 0.3, 1.0, seed=1)
+    requests = [GenerationRequest(f"doc {i}", qa if i % 2 else wrap, system="Be brief.") for i in range(5)]
+    assert vllm_backend.generate_requests(requests) == ["ok"] * 5
+    (prompts, params), = fake.calls  # one LLM.generate over all five prompts
+    assert len(prompts) == 5 and prompts[0]["prompt_token_ids"] == encode_chat(backend.tokenizer, "doc 0", "Be brief.")
+    assert [p.kwargs["max_tokens"] for p in params] == [64, 128, 64, 128, 64]
+    assert params[1].kwargs == {"temperature": 0.7, "top_p": 0.9, "max_tokens": 128, "seed": 0}
+    assert vllm_backend.counters.new_tokens == 10
+    with pytest.raises(PromptTooLongError):
+        vllm_backend.generate_requests([GenerationRequest("word " * 600, qa)])
+
+
+def test_vllm_backend_without_cuda_or_package_says_why(monkeypatch, tiny_llama_dir):
+    from curation.lm.generation import VLLMBackend
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(BackendUnavailableError, match="vLLM backend cannot start: no CUDA device"):
+        VLLMBackend(tiny_llama_dir)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(generation.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "vllm" else real_find_spec(name, *a))
+    with pytest.raises(BackendUnavailableError, match=r"install the `gpu` extra: vllm==0.32.0"):
+        VLLMBackend(tiny_llama_dir)
+
+
+def test_transformers_groups_requests_by_sampling_and_keeps_their_order(backend):
+    from curation.lm.generation import GenerationRequest, Sampling
+
+    greedy8, greedy4 = Sampling(8, 0.0), Sampling(4, 0.0)
+    prompts = ["The with statement", "A class definition", "Lambda expressions"]
+    requests = [GenerationRequest(p, s) for p, s in zip(prompts, [greedy8, greedy4, greedy8], strict=True)]
+    mixed = backend.generate_requests(requests)
+    alone = [backend.generate([p], s.max_new_tokens, 0.0, 0)[0] for p, s in zip(prompts, [greedy8, greedy4, greedy8])]
+    assert mixed == alone

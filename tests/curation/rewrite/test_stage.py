@@ -1,196 +1,154 @@
 import json
 from dataclasses import replace
-from pydoc_data.topics import topics
 
-import pyarrow as pa
 import pytest
 
-from curation.document import DOC_SCHEMA, DROP_SCHEMA
-from curation.lake import Lake, PartitionWriter
 from curation.lm.generation import TransformersBackend
-from curation.rewrite import GenerationCache, RewriteConfig, SelectionConfig, output_schema, rewrite_partition
+from curation.rewrite import RewriteConfig, SelectionConfig
+from curation.rewrite.config import CategoryOverride, ChunkingConfig, CodeConfig, MagaConfig
+from tests.curation.rewrite.helpers import PARAGRAPHS, PYTHON_SOURCE, ZH, ScriptedBackend, by_style, run, table, written
+
+NEMOTRON = RewriteConfig(keep_originals=False, code=CodeConfig(min_lint_score=None))
 
 
-# Real English prose (Python's own language reference), the first long prose paragraph of each topic.
-def _prose(topic: str) -> str:
-    paragraphs = (" ".join(p.split()) for p in topics[topic].split("\n\n"))
-    return next(p for p in paragraphs if "::=" not in p and len(p) > 200)
+def synthetic(commit):
+    return [r for r in written(commit) if r["parent_id"]]
 
 
-PARAGRAPHS = [_prose(name) for name in ("with", "if", "class", "lambda")]
-ZH = (
-    "迈向充满希望的新世纪——一九九八年新年讲话。同胞们、朋友们、女士们、先生们：在一九九八年来临之际，"
-    "我十分高兴地通过中央人民广播电台向全国各族人民致以新年的祝贺。中共中央总书记、国家主席江泽民发表一九九八年新年讲话。"
-)
+def test_routes_by_bucket_names_slices_and_records_provenance(tmp_path):
+    docs = table(PARAGRAPHS[:2], ["high", "low"], category="my_notes")
+    backend = ScriptedBackend(by_style)
+    stats, out, drops = run(tmp_path, docs, backend, NEMOTRON, category="my_notes")
+    rows = {r["id"]: r for r in synthetic(out)}
+    # Nemotron-CC: four styles from the high document, the Wikipedia-style rephrase from the low one
+    assert set(rows) == {"d0~diverse_qa_pairs", "d0~distill", "d0~extract_knowledge", "d0~knowledge_list",
+                         "d1~wrap_medium"}, (stats["validation_failures_by_reason"], written(drops))
+    assert rows["d0~distill"]["mixture_slice"] == "my_notes-synthetic-distill-high"
+    assert rows["d1~wrap_medium"]["mixture_slice"] == "my_notes-synthetic-wrap_medium-low"
+    prov = json.loads(rows["d0~knowledge_list"]["rewrite_provenance"])
+    assert prov["parent_id"] == "d0" and prov["backend"] == "scripted" and prov["model_revision"] == "scripted-v1"
+    assert prov["template"] == "knowledge_list" and len(prov["template_sha256"]) == 64
+    assert prov["attempts"] == [1] and prov["sampling"]["top_p"] == 0.9 and prov["param_version"] == NEMOTRON.version
+    assert rows["d0~knowledge_list"]["text"].startswith("- ")  # post-processed into a clean list
+    assert rows["d0~diverse_qa_pairs"]["text"].startswith("Question: ")
+    assert stats["kinds_selected"] == {"prose": 2} and backend.calls == 1  # one batched call for five styles
 
 
-class ScriptedBackend:
-    """Deterministic stand-in for retry/validation tests: ``script(prompt, seed)`` decides each output."""
-
-    model_id = "scripted"
-    fingerprint = "scripted-v1"
-    context_length = 2048
-
-    def __init__(self, script):
-        self.script = script
-        self.prompts: list[str] = []
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
-
-    def generate(self, prompts, max_new_tokens, temperature, seed, system=None):
-        self.prompts += prompts
-        return [self.script(p, seed) for p in prompts]
+def test_a_users_python_category_takes_the_code_path_by_content(tmp_path):
+    docs = table([PYTHON_SOURCE], ["high"], category="my_python")
+    stats, out, _ = run(tmp_path, docs, ScriptedBackend(by_style), NEMOTRON, category="my_python")
+    assert {r["style"] for r in synthetic(out)} == {"code_style_guided", "code_self_contained"}
+    assert stats["kinds_selected"] == {"code": 1}
 
 
-def paraphrase(prompt: str, seed: int) -> str:
-    # a faithful-looking rewrite: the document slot, words reversed within each sentence
-    doc = prompt.split("\n\n", 1)[1]
-    return " ".join(reversed(doc.split()))
-
-
-def table(texts, buckets, category="docs"):
-    rows = [
-        {
-            "id": f"d{i}",
-            "text": t,
-            "category": category,
-            "source_shard": "s.jsonl",
-            "source_line": i,
-            "meta": json.dumps({"url": f"u{i}"}),
-            "quality_bucket": b,
-        }
-        for i, (t, b) in enumerate(zip(texts, buckets, strict=True))
-    ]
-    schema = DOC_SCHEMA.append(pa.field("quality_bucket", pa.string()))
-    return pa.Table.from_pylist(rows, schema=schema)
-
-
-def run(tmp_path, docs, backend, config, name="run"):
-    lake = Lake(tmp_path / "home")
-    out = PartitionWriter(lake.stage_dir("rewritten", "docs") / name, output_schema(docs.schema))
-    drops = PartitionWriter(lake.drops_dir("rewritten", "docs") / name, DROP_SCHEMA)
-    with GenerationCache.for_lake(lake) as cache:
-        stats = rewrite_partition(docs.to_batches(max_chunksize=2), "docs", backend, config, cache, out, drops)
-    return stats, out.commit, drops.commit
-
-
-def written(commit):
-    import pyarrow.parquet as pq
-
-    return pq.read_table(commit()).to_pylist()
-
-
-WRAP = RewriteConfig(styles=("wrap_medium",))
-
-
-def test_selects_high_bucket_writes_synthetic_docs_with_lineage(tmp_path):
-    docs = table(PARAGRAPHS + ["", ZH], ["high", "low", "high", "high", "high", "high"])
-    backend = ScriptedBackend(paraphrase)
-    config = replace(WRAP, selection=SelectionConfig(max_docs_per_category=2))
-    stats, out, drops = run(tmp_path, docs, backend, config)
-    rows = written(out)
-    synthetic = [r for r in rows if r["parent_id"]]
-    assert [r["id"] for r in synthetic] == ["d0~wrap_medium", "d2~wrap_medium"]  # d1 is low, cap 2 stops d3
-    assert synthetic[0]["text"] == " ".join(reversed(PARAGRAPHS[0].split()))
-    assert synthetic[0]["style"] == "wrap_medium" and synthetic[0]["model"] == "scripted"
-    assert synthetic[0]["quality_bucket"] == "high" and json.loads(synthetic[0]["meta"])["url"] == "u0"
-    assert len(rows) == 8  # six originals kept + two synthetic
-    assert stats["skipped_by_reason"] == {
-        "not_quality_bucket_in_high": 1,
-        "empty_text": 1,
-        "over_max_docs_per_category": 2,
-    }
-    assert stats["docs_in"] == 6 and stats["docs_out"] == 8 and stats["generated"] == 2
-    assert written(drops) == []
-
-
-def test_chinese_input_only_goes_to_the_chinese_style(tmp_path):
-    docs = table([ZH, PARAGRAPHS[0]], ["high", "high"])
-    config = replace(WRAP, styles=("wrap_medium", "wrap_medium_zh"), keep_originals=False)
-    stats, out, _ = run(
-        tmp_path,
-        docs,
-        ScriptedBackend(lambda p, s: "同胞们在新年之际收到了祝贺，一九九八年的新年讲话迈向充满希望的新世纪。" * 2),
-        config,
-    )
-    assert stats["skipped_by_reason"] == {"language_zh_not_for_wrap_medium": 1, "language_en_not_for_wrap_medium_zh": 1}
-    ids = {r["id"] for r in written(out)}
-    assert "d0~wrap_medium_zh" in ids
-
-
-def test_failed_generation_is_retried_with_a_new_seed_then_kept(tmp_path):
-    def echo_first(prompt, seed):
-        return prompt if seed == 0 else paraphrase(prompt, seed)  # seed 0 echoes the instruction
-
-    backend = ScriptedBackend(echo_first)
-    stats, _out, drops = run(tmp_path, table(PARAGRAPHS[:1], ["high"]), backend, WRAP)
-    assert stats["validation_failures_by_reason"] == {"prompt_echo": 1}
-    assert stats["retries"] == 1 and stats["synthetic_docs"] == 1
-    assert len(backend.prompts) == 2 and written(drops) == []
-
-
-def test_generation_failing_every_attempt_is_dropped_with_its_reason(tmp_path):
-    backend = ScriptedBackend(lambda p, s: "Short.")
-    stats, out, drops = run(tmp_path, table(PARAGRAPHS[:2], ["high", "high"]), backend, WRAP)
+def test_code_that_does_not_compile_or_lints_badly_is_refused_with_the_reason(tmp_path):
+    broken = PYTHON_SOURCE.replace("def _splitext(p, sep, altsep, extsep):", "def _splitext(p, sep, altsep, extsep)")
+    docs = table([broken], ["high"], category="code_dump", extra={"content_kind": "code"})
+    _stats, out, drops = run(tmp_path, docs, ScriptedBackend(by_style), NEMOTRON, category="code_dump")
+    assert {d["reason"] for d in written(drops)} == {"syntax_error"} and not synthetic(out)
+    sloppy = "import os, sys\nx=1\ndef f(a):\n  return b\nprint( f( x ) )\n"
+    strict = replace(NEMOTRON, code=CodeConfig(min_lint_score=7.0), selection=SelectionConfig(min_chars=10))
+    _stats, _, drops = run(tmp_path, table([sloppy], ["high"]), ScriptedBackend(by_style), strict, name="lint")
     dropped = written(drops)
-    assert [(d["doc_id"], d["stage"], d["reason"]) for d in dropped] == [
-        ("d0~wrap_medium", "rewritten", "empty_output"),
-        ("d1~wrap_medium", "rewritten", "empty_output"),
-    ]
-    assert "attempts=3" in dropped[0]["detail"] and dropped[0]["param_version"] == WRAP.version
-    assert stats["drops_by_reason"] == {"empty_output": 2} and len(backend.prompts) == 6
-    assert not [r for r in written(out) if r["parent_id"]]
+    assert {d["reason"] for d in dropped} == {"lint_score_below_threshold"}
+    assert "lint_score_ruff 0.0 < 7.0" in dropped[0]["detail"]
 
 
-def test_second_run_is_served_from_the_cache(tmp_path):
-    first = ScriptedBackend(paraphrase)
-    docs = table(PARAGRAPHS, ["high"] * 4)
-    stats1, out1, _ = run(tmp_path, docs, first, WRAP, name="a")
-    second = ScriptedBackend(paraphrase)
-    stats2, out2, _ = run(tmp_path, docs, second, WRAP, name="b")
-    assert stats1["generated"] == 4 and stats1["cache_hits"] == 0
-    assert second.prompts == [] and stats2["generated"] == 0 and stats2["cache_hits"] == 4
-    assert written(out1) == written(out2)
+def test_rewritten_code_that_does_not_compile_is_a_syntax_error(tmp_path):
+    docs = table([PYTHON_SOURCE], ["high"])
+    stats, _out, drops = run(tmp_path, docs, ScriptedBackend(lambda p, s: "```python\ndef f(:\n    pass\n```"), NEMOTRON)
+    assert stats["validation_failures_by_reason"] == {"syntax_error": 6}  # two styles x three attempts
+    assert [d["reason"] for d in written(drops)] == ["syntax_error", "syntax_error"]
 
 
-def test_long_documents_are_chunked_and_over_long_ones_dropped(tmp_path):
-    long_doc = "\n\n".join(PARAGRAPHS)  # four paragraphs of 35-60 words
-    config = replace(WRAP, chunk_tokens=80, max_chunks_per_doc=8, keep_originals=False)
-    backend = ScriptedBackend(paraphrase)
-    stats, _out, _ = run(tmp_path, table([long_doc], ["high"]), backend, config)
-    assert stats["chunks"] == len(backend.prompts) >= 2
-    assert all(len(p.split("\n\n", 1)[1].split()) <= 80 for p in backend.prompts)
-    tight = replace(config, chunk_tokens=20, max_chunks_per_doc=3)
-    stats, _, drops = run(tmp_path, table([long_doc], ["high"]), ScriptedBackend(paraphrase), tight, name="t")
+def test_maga_expands_into_one_document_per_genre_audience_pair(tmp_path):
+    config = replace(NEMOTRON, routes={"prose": {"high": ("maga",)}},
+                     maga=MagaConfig(pairs=(("blog post", "retirees"), ("lecture notes", "engineers"))))
+    backend = ScriptedBackend(by_style)
+    _, out, _ = run(tmp_path, table(PARAGRAPHS[:1], ["high"]), backend, config)
+    assert {r["style"] for r in synthetic(out)} == {"maga-blog_post-retirees", "maga-lecture_notes-engineers"}
+    assert any("blog post for retirees" in p for p in backend.prompts)
+
+
+def test_long_documents_are_rewritten_chunk_by_chunk_with_the_rewritten_text_in_context(tmp_path):
+    long_doc = "\n\n".join(PARAGRAPHS)
+    config = replace(NEMOTRON, routes={"prose": {"high": ("wrap_medium",)}},
+                     chunking=ChunkingConfig(chunk_tokens=80, context_tokens=12, max_chunks_per_doc=8))
+    backend = ScriptedBackend(by_style)
+    stats, out, _ = run(tmp_path, table([long_doc], ["high"]), backend, config)
+    assert stats["chunks"] >= 2 and stats["rounds"] == stats["chunks"]  # autoregressive: one chunk per round
+    first_output = " ".join(reversed(backend.prompts[0].rsplit("Passage:\n", 1)[1].split()))
+    assert "continues a longer document" in backend.prompts[1]
+    assert first_output.split()[-1] in backend.prompts[1].split("Passage:")[0]  # the tail rides along
+    (row,) = synthetic(out)
+    assert row["text"].count("\n\n") == stats["chunks"] - 1
+    tight = replace(config, chunking=ChunkingConfig(chunk_tokens=20, max_chunks_per_doc=3))
+    _, _, drops = run(tmp_path, table([long_doc], ["high"]), ScriptedBackend(by_style), tight, name="t")
     assert [d["reason"] for d in written(drops)] == ["input_too_long"]
 
 
-def test_missing_selection_column_is_a_clear_error(tmp_path):
+def test_failed_generation_is_retried_with_a_new_seed_then_kept(tmp_path):
+    config = replace(NEMOTRON, routes={"prose": {"high": ("wrap_medium",)}})
+    backend = ScriptedBackend(lambda p, s: p if s == 0 else by_style(p, s))  # seed 0 echoes the instruction
+    stats, out, drops = run(tmp_path, table(PARAGRAPHS[:1], ["high"]), backend, config)
+    assert stats["validation_failures_by_reason"] == {"prompt_echo": 1}
+    assert stats["retries"] == 1 and stats["synthetic_docs"] == 1 and written(drops) == []
+    assert json.loads(synthetic(out)[0]["rewrite_provenance"])["attempts"] == [2]
+
+
+def test_generation_failing_every_attempt_is_dropped_with_its_reason(tmp_path):
+    config = replace(NEMOTRON, routes={"prose": {"high": ("wrap_medium",)}})
+    backend = ScriptedBackend(lambda p, s: "I'm sorry, but I cannot rewrite this text for you today.")
+    stats, _, drops = run(tmp_path, table(PARAGRAPHS[:2], ["high", "high"]), backend, config)
+    dropped = written(drops)
+    assert [(d["doc_id"], d["reason"]) for d in dropped] == [("d0~wrap_medium", "refusal"), ("d1~wrap_medium", "refusal")]
+    assert "attempts=3" in dropped[0]["detail"] and dropped[0]["param_version"] == config.version
+    assert stats["jobs_failed_validation"] == 2 and len(backend.prompts) == 6
+
+
+def test_cache_serves_a_second_run_but_not_another_backend(tmp_path):
+    docs = table(PARAGRAPHS, ["high"] * 4)
+    config = replace(NEMOTRON, routes={"prose": {"high": ("wrap_medium",)}})
+    stats1, out1, _ = run(tmp_path, docs, ScriptedBackend(by_style), config, name="a")
+    second = ScriptedBackend(by_style)
+    stats2, out2, _ = run(tmp_path, docs, second, config, name="b")
+    assert stats1["generated"] == 4 and second.prompts == [] and stats2["cache_hits"] == 4
+    assert written(out1) == written(out2)
+    other = ScriptedBackend(by_style, name="vllm")  # same model, other backend: its samples differ, so no hit
+    stats3, _, _ = run(tmp_path, docs, other, config, name="c")
+    assert stats3["cache_hits"] == 0 and stats3["generated"] == 4
+
+
+def test_language_routing_and_caps(tmp_path):
+    config = replace(NEMOTRON, routes={"prose": {"high": ("wrap_medium", "wrap_medium_zh")}},
+                     selection=SelectionConfig(max_docs_per_style=1))
+    zh_out = "同胞们在新年之际收到了祝贺，一九九八年的新年讲话迈向充满希望的新世纪。" * 2
+    backend = ScriptedBackend(lambda p, s: zh_out if "原文" in p else by_style(p, s))
+    stats, out, _ = run(tmp_path, table([ZH, PARAGRAPHS[0], PARAGRAPHS[1]], ["high"] * 3), backend, config)
+    assert {r["id"] for r in synthetic(out)} == {"d0~wrap_medium_zh", "d1~wrap_medium"}
+    assert stats["skipped_by_reason"]["language_zh_not_for_wrap_medium"] == 1
+    assert stats["skipped_by_reason"]["over_max_docs_per_style_wrap_medium"] == 1
+
+
+def test_category_override_and_missing_selection_column(tmp_path):
+    config = replace(NEMOTRON, categories={"notes": CategoryOverride(routes={"high": ("distill",)})})
+    _, out, _ = run(tmp_path, table(PARAGRAPHS[:1], ["high"], "notes"), ScriptedBackend(by_style), config,
+                    category="notes")
+    assert [r["style"] for r in synthetic(out)] == ["distill"]
     docs = table(PARAGRAPHS[:1], ["high"]).drop_columns(["quality_bucket"])
     with pytest.raises(ValueError, match="selection column 'quality_bucket' is not in the input"):
-        run(tmp_path, docs, ScriptedBackend(paraphrase), WRAP)
+        run(tmp_path, docs, ScriptedBackend(by_style), NEMOTRON, name="x")
 
 
 def test_real_transformers_backend_on_a_tiny_model(tmp_path, tiny_llama_dir):
     backend = TransformersBackend(tiny_llama_dir, device="cpu")
-    # 4 new tokens cannot make a paraphrase of a 40-word paragraph, so every attempt fails
-    config = replace(WRAP, max_new_tokens=4, max_attempts=2, keep_originals=False)
-    docs = table(PARAGRAPHS[:2], ["high", "high"])
-    stats, _, _drops = run(tmp_path, docs, backend, config)
-    assert stats["generated"] == 4 and stats["synthetic_docs"] == 0
-    assert sum(stats["drops_by_reason"].values()) == 2
-    assert set(stats["drops_by_reason"]) <= {"empty_output", "length_ratio_low", "language_mismatch"}
-    assert stats["new_tokens"] > 0
+    # 4 new tokens of a random model cannot make a rewrite, so every attempt fails validation
+    config = replace(NEMOTRON, routes={"prose": {"high": ("wrap_medium", "distill")}}, max_attempts=2)
+    config = replace(config, sampling=replace(config.sampling, max_new_tokens=4))
+    docs = table(PARAGRAPHS[:1], ["high"])
+    stats, _, drops = run(tmp_path, docs, backend, config)
+    assert stats["generated"] == 4 and stats["synthetic_docs"] == 0 and len(written(drops)) == 2
+    assert stats["new_tokens"] > 0 and stats["backend"] == "transformers"
     calls = backend.counters.calls
     stats2, _, _ = run(tmp_path, docs, backend, config, name="again")
     assert backend.counters.calls == calls and stats2["cache_hits"] == 4
-
-
-def test_documents_over_the_length_budget_are_not_selected(tmp_path):
-    long_doc = " ".join(PARAGRAPHS)  # four paragraphs: over a one-chunk CPU budget
-    docs = table([PARAGRAPHS[0], long_doc], ["high", "high"])
-    config = replace(WRAP, selection=SelectionConfig(max_chars=len(PARAGRAPHS[0]) + 1))
-    stats, out, _ = run(tmp_path, docs, ScriptedBackend(paraphrase), config)
-    assert [r["id"] for r in written(out) if r["parent_id"]] == ["d0~wrap_medium"]
-    assert stats["skipped_by_reason"] == {"too_long_for_budget": 1}

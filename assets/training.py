@@ -5,6 +5,8 @@ import json
 import math
 from pathlib import Path
 
+import yaml
+
 import dagster as dg
 
 from assets.metadata import md_table
@@ -152,7 +154,8 @@ def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource, ll
     description="Held-out perplexity per category for the base model and the trained checkpoint, with the "
     "difference (catastrophic-forgetting signal, seed 002); DuckDB table eval_table.",
 )
-def eval_table(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource) -> dg.MaterializeResult:
+def eval_table(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
+               configs: PipelineConfigs) -> dg.MaterializeResult:
     from curation.evaluation.perplexity import forgetting_rows, heldout_perplexity
 
     data = lake.lake
@@ -162,6 +165,15 @@ def eval_table(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMRe
     base = heldout_perplexity(llm.model_dir(), texts, model_name="base", **budget)
     trained = heldout_perplexity(checkpoint, texts, model_name="checkpoint", **budget)
     rows = base + trained + forgetting_rows(base, trained, model="checkpoint-vs-base")
+    # downstream tasks through lm-eval (issue 16): one row per model x metric x task with its item count
+    from curation.evaluation.forgetting import ForgettingBounds, forgetting_check, stage_changes
+    from curation.evaluation.tasks import task_rows
+    tasks = (task_rows(llm.model_dir(), "base", "base", configs.path("ablation.yaml"))
+             + task_rows(checkpoint, "checkpoint", "checkpoint", configs.path("ablation.yaml")))
+    rows += tasks
+    forgetting = forgetting_check(stage_changes(
+        [{**r, "stage": r["model"]} for r in base + trained + tasks], ["base", "checkpoint"],
+        ForgettingBounds.from_mapping(yaml.safe_load(configs.path("ablation.yaml").read_text()).get("forgetting"))))
     with lake.catalog.connect() as con:
         con.executemany(
             "INSERT INTO eval_table (run_id, model, metric, category, value, n_docs, n_tokens) VALUES (?,?,?,?,?,?,?)",
@@ -179,6 +191,10 @@ def eval_table(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMRe
             "eval_table": md_table(["category", "base ppl", "checkpoint ppl", "loss Δ (>0: forgot)"], table),
             "overall_loss_delta": float(by_key.get(("__overall__", "checkpoint-vs-base", "loss_delta"), float("nan"))),
             "checkpoint": str(checkpoint),
+            "downstream_tasks": md_table(["model", "task", "metric", "value", "items"],
+                                         [(r["model"], r["task"], r["metric"], r["value"], r["n_items"]) for r in tasks]),
+            "forgetting": dg.MetadataValue.md(forgetting["text"] + "".join(
+                f"\n- {line}" for line in forgetting["collapsed"] + forgetting["forgot"])),
         },
         check_results=[dg.AssetCheckResult(asset_key=EVAL_KEY, check_name="row_for_every_category_and_model",
                                            passed=not missing, metadata={"missing": ", ".join(missing) or "none"})],

@@ -58,7 +58,7 @@ def cmd_demo(args) -> int:
     instance.add_dynamic_partitions(category_partitions.name, [c for c in categories if c not in known])
 
     phases = [("ingest_and_dedup", categories), ("quality_models", [None]), ("score_and_rewrite", categories),
-              ("mixture_to_eval", [None])]
+              ("mixture_to_eval", [None]), ("data_ablation", [None])]
     for job_name, partitions in phases:
         job = defs.resolve_job_def(job_name)
         for partition in partitions:
@@ -70,6 +70,7 @@ def cmd_demo(args) -> int:
                 _report_failure(result)
                 return 1
     print_eval_table(lake)
+    print_ablation_verdicts(lake)
     print(f"demo finished in {time.perf_counter() - started:.0f}s; open the UI with `make ui`")
     return 0
 
@@ -114,6 +115,20 @@ def print_eval_table(lake: Lake) -> None:
         print(f"{category:36s} {value[category, 'base', 'perplexity']:10.3f} "
               f"{value[category, 'checkpoint', 'perplexity']:12.3f} "
               f"{value[category, 'checkpoint-vs-base', 'loss_delta']:+11.4f}")
+
+
+def print_ablation_verdicts(lake: Lake) -> None:
+    """The data ablation's verdicts: each variant against the baseline, with the noise."""
+    import json
+
+    path = lake.home / "models" / "ablation" / "ablation_report.json"
+    if not path.is_file():
+        print("no ablation report")
+        return
+    report = json.loads(path.read_text())
+    print(f"\ndata ablation ({len(report['runs'])} runs, {report['wall_s']:.0f}s):")
+    for v in report["verdicts"]:
+        print(f"  {v['verdict']}")
 
 
 def cmd_ui(args) -> int:

@@ -76,6 +76,8 @@ class AblationConfig:
 def load_ablation_config(path: str | Path, **overrides) -> AblationConfig:
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     raw.update(overrides)
+    for section in ("downstream", "forgetting"):  # read by curation.evaluation.tasks / forgetting
+        raw.pop(section, None)
     variants = tuple(
         Variant(name, tuple([spec["stages"]] if isinstance(spec["stages"], str) else spec["stages"]),
                 {col: tuple(vals) for col, vals in (spec.get("keep") or {}).items()})
@@ -212,23 +214,43 @@ def contamination(eval_ids: list[np.ndarray], eval_hashes: list[str], train_ngra
 # --------------------------------------------------------------------------- scoring and verdict
 
 
-def doc_losses(tokenizer, model, texts: list[str], seq_len: int, max_tokens: int) -> list[tuple[float, int]]:
-    """(summed NLL, tokens) per eval document, scored as packed training sees it (EOS-delimited);
-    documents are taken in order until ``max_tokens``."""
-    from curation.evaluation.perplexity import heldout_perplexity
+def doc_losses(tokenizer, model, texts: list[str], seq_len: int, max_tokens: int, batch_size: int = 16) -> list[tuple[float, int]]:
+    """(summed NLL, tokens) per eval document, scored as packed training sees it (EOS before and after,
+    non-overlapping windows of ``seq_len``); documents in order until ``max_tokens``. Windows of all
+    documents share batches, so a set costs a handful of forward passes."""
+    import torch
+    import torch.nn.functional as F
 
-    out, used = [], 0
-    for text in texts:
+    from curation.mixture.tokens import encode_texts, eos_token_id
+
+    eos = eos_token_id(tokenizer)
+    device = next(model.parameters()).device
+    windows, used = [], 0  # (doc index, inputs, targets)
+    for d, ids in enumerate(encode_texts(tokenizer, texts)):
         if used >= max_tokens:
             break
-        rows = heldout_perplexity((tokenizer, model), {"doc": [text]}, max_tokens_per_category=max_tokens - used,
-                                  seq_len=seq_len, model_name="ablation")
-        loss = next((r for r in rows if r["category"] == "doc" and r["metric"] == "loss"), None)
-        if loss is None:
-            continue
-        out.append((loss["value"] * loss["n_tokens"], loss["n_tokens"]))
-        used += loss["n_tokens"]
-    return out
+        stream = np.concatenate([[eos], ids, [eos]])[: max_tokens - used + 1]
+        windows += [(d, stream[i:i + seq_len], stream[i + 1:i + 1 + seq_len]) for i in range(0, len(stream) - 1, seq_len)]
+        used += len(stream) - 1
+    sums: dict[int, list] = {}
+    model.eval()
+    with torch.inference_mode():
+        for b in range(0, len(windows), batch_size):
+            chunk = windows[b:b + batch_size]
+            width = max(len(x) for _, x, _ in chunk)
+            inputs = torch.full((len(chunk), width), eos, dtype=torch.long)
+            labels = torch.full((len(chunk), width), -100, dtype=torch.long)
+            for row, (_, x, y) in enumerate(chunk):
+                inputs[row, :len(x)] = torch.from_numpy(x)
+                labels[row, :len(y)] = torch.from_numpy(y)
+            logits = model(input_ids=inputs.to(device)).logits.float()
+            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.to(device).reshape(-1),
+                                  ignore_index=-100, reduction="none").reshape(len(chunk), width)
+            for row, (d, _, y) in enumerate(chunk):
+                acc = sums.setdefault(d, [0.0, 0])
+                acc[0] += float(nll[row, :len(y)].sum())
+                acc[1] += len(y)
+    return [(s_, n) for _, (s_, n) in sorted(sums.items()) if n]
 
 
 def mean_loss(per_doc: list[tuple[float, int]]) -> float:

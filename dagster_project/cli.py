@@ -87,13 +87,14 @@ def cmd_demo(args) -> int:
 
     stages = stage_partitions.get_partition_keys()
     phases = [("ingest_and_dedup", categories), ("quality_models", [None]), ("score_and_rewrite", categories),
-              ("mixture_to_eval", stages)]
+              ("mixture_to_eval", stages), ("data_ablation", [None])]
     log_path = lake.home / "logs" / f"demo-{time.strftime('%Y%m%d-%H%M%S')}.log"
     print(f"running {sum(len(p) for _, p in phases)} runs; Dagster's full event log: {log_path}", flush=True)
     ok = run_demo(phases, instance, log_path)
     if ok:
         for stage in stages:
             print_stage(lake, stage)
+        print_ablation_verdicts(lake)
     print(f"demo {'finished' if ok else 'FAILED'} in {time.perf_counter() - started:.0f}s; full log: {log_path}")
     if ok:
         print("open the UI with `make ui`: the runs are under Jobs (or Runs)")
@@ -150,6 +151,20 @@ def dagster_executable() -> str:
 def ui_command(port: int) -> list[str]:
     """``dagster dev`` on the same workspace the demo's runs name as their code location."""
     return [dagster_executable(), "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)]
+
+
+def print_ablation_verdicts(lake: Lake) -> None:
+    """The data ablation's verdicts: each variant against the baseline, with the noise."""
+    import json
+
+    path = lake.home / "models" / "ablation" / "ablation_report.json"
+    if not path.is_file():
+        print("no ablation report")
+        return
+    report = json.loads(path.read_text())
+    print(f"\ndata ablation ({len(report['runs'])} runs, {report['wall_s']:.0f}s):")
+    for v in report["verdicts"]:
+        print(f"  {v['verdict']}")
 
 
 def cmd_ui(args) -> int:

@@ -1,5 +1,6 @@
 import dagster as dg
 
+from assets.ablation import data_ablation
 from assets.deduped import deduped_corpus
 from assets.quality_models import dclm_classifier, edu_regressor, kenlm_model
 from assets.raw import raw_corpus
@@ -27,6 +28,7 @@ ASSETS = [
     mixed_corpus,
     trained_checkpoint,
     eval_table,
+    data_ablation,
 ]
 
 

@@ -35,4 +35,9 @@ mixture_job = dg.define_asset_job(
     description="One curriculum stage: weights from the previous stage's eval, mixture, training, eval table.",
 )
 
-ALL_JOBS = [category_pipeline_job, ingest_and_dedup_job, quality_models_job, score_and_rewrite_job, mixture_job]
+ablation_job = dg.define_asset_job(
+    "data_ablation", selection=dg.AssetSelection.assets(dg.AssetKey(["model", "ablation"])),
+    description="Curated vs raw at equal tokens: tiny models from scratch, independent eval, verdict with noise.",
+)
+
+ALL_JOBS = [category_pipeline_job, ingest_and_dedup_job, quality_models_job, score_and_rewrite_job, mixture_job, ablation_job]

@@ -1,0 +1,89 @@
+"""The curated-vs-raw data ablation as an asset: did curation buy a better model per training token?"""
+
+import math
+
+import dagster as dg
+
+from assets.metadata import md_table
+from curation.evaluation.ablation import load_ablation_config, run_ablation
+from resources.configs import PipelineConfigs
+from resources.lake import LakeResource
+
+ABLATION_KEY = dg.AssetKey(["model", "ablation"])
+
+
+def _stage_deps(path) -> list[dg.AssetKey]:
+    cfg = load_ablation_config(path)
+    return [dg.AssetKey(["corpus", stage]) for stage in sorted({s for v in cfg.variants for s in v.stages})]
+
+
+@dg.asset(
+    key=ABLATION_KEY,
+    deps=_stage_deps(PipelineConfigs().path("ablation.yaml")),
+    group_name="evaluation",
+    kinds={"pytorch", "duckdb"},
+    check_specs=[
+        dg.AssetCheckSpec("eval_sets_independent", asset=ABLATION_KEY, blocking=True,
+                          description="No kept eval document is in a training pool by hash, and the kept documents "
+                          "share at most max_set_overlap of their 13-grams with the training streams."),
+        dg.AssetCheckSpec("enough_to_judge", asset=ABLATION_KEY,
+                          description="Every eval set kept at least min_eval_tokens tokens and every verdict rests on "
+                          ">= 2 seeds; otherwise the verdict is too thin to act on (warn)."),
+    ],
+    description="DCLM-style ablation (configs/ablation.yaml): identical small Llamas trained from scratch on each "
+    "variant's stream (equal tokens per category), scored on independent text from installed packages; "
+    "difference to the baseline with its noise over seeds and eval documents, and a verdict.",
+)
+def data_ablation(context: dg.AssetExecutionContext, lake: LakeResource, configs: PipelineConfigs) -> dg.MaterializeResult:
+    data = lake.lake
+    cfg = load_ablation_config(configs.path("ablation.yaml"))
+    report = run_ablation(data, cfg, data.home / "models" / "ablation", user_eval_dir=data.home / "evalsets",
+                          log=context.log.info)
+    with lake.catalog.connect() as con:
+        con.executemany(
+            "INSERT INTO eval_table (run_id, model, metric, category, value, n_docs, n_tokens) VALUES (?,?,?,?,?,?,?)",
+            [[context.run_id, f"ablation:{t['variant']}", "loss", t["eval_set"], t["loss"], t["n_docs"], t["n_tokens"]]
+             for t in report["table"]])
+    for v in report["verdicts"]:
+        context.log.info(v["verdict"])
+    ind = report["independence"]
+    leaks = [f"{n}: {i['hash_hits']} hash hits dropped, kept overlap {i['kept_overlap']:.4f} > {cfg.max_set_overlap}"
+             for n, i in ind.items() if i["kept_overlap"] > cfg.max_set_overlap]
+    thin = [f"{t['eval_set']}/{t['variant']}: {t['n_tokens']} tokens < {cfg.min_eval_tokens}"
+            for t in report["table"] if t["n_tokens"] < cfg.min_eval_tokens]
+    metadata = {
+        "verdicts": dg.MetadataValue.md("\n".join(f"- {v['verdict']}" for v in report["verdicts"]) or "none"),
+        "loss_by_eval_set_and_variant": md_table(
+            ["eval set", "variant", "loss (nats/token)", "perplexity", "per-seed loss", "docs", "tokens"],
+            [(t["eval_set"], t["variant"], t["loss"], t["perplexity"], ", ".join(f"{x:.3f}" for x in t["per_seed_loss"]),
+              t["n_docs"], t["n_tokens"]) for t in report["table"]]),
+        "differences": md_table(
+            ["variant", "eval set", "Δ loss vs baseline", "noise", "per-seed Δ", "outcome"],
+            [(v["variant"], v["eval_set"], v["loss_diff"], v["noise"], ", ".join(f"{x:+.3f}" for x in v["per_seed_diff"]),
+              v["outcome"]) for v in report["verdicts"]]),
+        "independence": md_table(
+            ["eval set", "docs", "kept", "hash hits", "dropped (13-gram overlap)", "kept overlap", "sources", "skipped"],
+            [(n, i["docs"], i["kept"], i["hash_hits"], i["dropped_overlap"], i["kept_overlap"], ", ".join(i["sources"]),
+              "; ".join(i["skipped_sources"]) or "none") for n, i in ind.items()]),
+        "runs": md_table(["variant", "seed", "train tokens", "steps", "tokens seen", "final train loss", "wall s"],
+                         [(r["variant"], r["seed"], r["train_tokens"], r["steps"], r["tokens_seen"], r["final_train_loss"],
+                           r["wall_s"]) for r in report["runs"]]),
+        "tokens_per_category": md_table(["category", "tokens (every variant)"], sorted(report["tokens_per_category"].items())),
+        "wall_s": float(report["wall_s"]),
+        "eval_problems": "\n".join(report["eval_problems"]) or "none",
+    }
+    # numbers Dagster plots over runs: one per variant x eval set difference
+    for v in report["verdicts"]:
+        if math.isfinite(v["loss_diff"]):
+            metadata[f"loss_diff/{v['variant']}/{v['eval_set']}"] = float(round(v["loss_diff"], 4))
+    return dg.MaterializeResult(
+        metadata=metadata,
+        check_results=[
+            dg.AssetCheckResult(asset_key=ABLATION_KEY, check_name="eval_sets_independent", passed=not leaks,
+                                metadata={"violations": "\n".join(leaks) or "none",
+                                          "max_set_overlap": cfg.max_set_overlap, "ngram": cfg.ngram}),
+            dg.AssetCheckResult(asset_key=ABLATION_KEY, check_name="enough_to_judge",
+                                passed=not thin and len(cfg.seeds) >= 2, severity=dg.AssetCheckSeverity.WARN,
+                                metadata={"too_thin": "\n".join(thin) or "none", "seeds": len(cfg.seeds)}),
+        ],
+    )

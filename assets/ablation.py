@@ -20,7 +20,7 @@ def _stage_deps(path) -> list[dg.AssetKey]:
 @dg.asset(
     key=ABLATION_KEY,
     deps=_stage_deps(PipelineConfigs().path("ablation.yaml")),
-    group_name="evaluation",
+    group_name="ablation",
     kinds={"pytorch", "duckdb"},
     check_specs=[
         dg.AssetCheckSpec("eval_sets_independent", asset=ABLATION_KEY, blocking=True,

@@ -8,7 +8,7 @@ import yaml
 
 from curation.catalog import Catalog
 from curation.lake import Lake
-from tests.tiny_llama import build_tiny_llama
+from curation.lm.scratch import build_tiny_llama
 from curation.sample_corpus import build_sample_corpus
 from dagster_project.definitions import ASSETS
 from assets.partitions import category_partitions, stage_partitions
@@ -100,7 +100,7 @@ def check_outputs(home):
     scored = lake.read("scored", "en_docs")
     assert set(scored.column("quality_bucket").to_pylist()) <= {"high", "mid", "low"}
     assert (home / "lake/mixed/s2_synthetic/blend.txt").read_text().strip()
-    rows = Catalog(lake.catalog_path).query("SELECT model, metric, category, value FROM eval_table")
+    rows = Catalog(lake.catalog_path).query("SELECT model, metric, category, value FROM eval_table WHERE stage IS NOT NULL")
     stages = Catalog(lake.catalog_path).query("SELECT DISTINCT stage, model FROM eval_table ORDER BY 1, 2")
     assert ("s2_synthetic", "start") in stages and ("s1_bilingual", "checkpoint") in stages
     heldout_categories = {c for _, _, c, _ in rows} - {"__overall__"}

@@ -299,7 +299,7 @@ def verdict(variant: str, baseline: str, eval_set: str, diffs: list[float], eval
 
 
 def _build_model(root: Path, tokenizer_dir: Path, cfg: AblationConfig, seed: int) -> Path:
-    from curation.lm.models import build_tiny_llama
+    from curation.lm.scratch import build_tiny_llama
 
     return build_tiny_llama(root, tokenizer_dir, hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
                             num_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,

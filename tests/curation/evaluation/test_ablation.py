@@ -46,7 +46,8 @@ def test_junk_stream_loses_to_clean_stream_on_independent_english(tmp_path):
     characters of the same text. On independent English (json module docstrings) the clean one wins."""
     import torch
 
-    from curation.lm.models import build_tiny_llama, load_causal_lm
+    from curation.lm.models import load_causal_lm
+    from curation.lm.scratch import build_tiny_llama
     from curation.training.config import TrainingConfig
     from curation.training.train import train
     from transformers import AutoTokenizer

@@ -1,7 +1,7 @@
 import pytest
 
 from curation.lm.models import materialize_model
-from tests.tiny_llama import build_tiny_llama
+from curation.lm.scratch import build_tiny_llama
 
 
 @pytest.fixture(scope="session")

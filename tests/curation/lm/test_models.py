@@ -10,7 +10,7 @@ from curation.lm.models import (
     packaged_smollm2_gguf,
     packaged_tinycoder_gguf,
 )
-from tests.tiny_llama import build_tiny_llama
+from curation.lm.scratch import build_tiny_llama
 
 
 def test_packaged_ggufs_are_found_without_importing_their_packages():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tiny_llama import build_tiny_llama
+from curation.lm.scratch import build_tiny_llama
 
 EOS = "<|endoftext|>"
 

@@ -1,4 +1,5 @@
-"""A randomly initialised tiny Llama with a real tokenizer: a fast model fixture for tests (test-only code)."""
+"""A randomly initialised Llama with a real tokenizer: the from-scratch models of the data ablation
+(curation/evaluation/ablation.py) and the fast model fixture of the tests."""
 
 from pathlib import Path
 

@@ -9,7 +9,7 @@ export CORPUSFORGE_HOME ?= $(CURDIR)/.corpusforge
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-decontam lint clean
+.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-scoring-labelled bench-decontam bench-rewrite lint clean
 
 demo: $(STAMP)
 	$(BIN)/corpusforge demo
@@ -28,6 +28,12 @@ bench-dedup: $(STAMP)
 
 bench-scoring: $(STAMP)
 	$(BIN)/python bench/scoring/run_benchmark.py
+
+bench-scoring-labelled: $(STAMP)
+	PYTHONPATH=. $(BIN)/python bench/scoring/labelled.py
+
+bench-rewrite: $(STAMP)
+	PYTHONPATH=. $(BIN)/python bench/rewrite/run.py
 
 bench-decontam: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.decontam.run

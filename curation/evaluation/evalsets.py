@@ -11,7 +11,6 @@ independent of the training streams is measured afterwards (``contamination``), 
 import ast
 import importlib.util
 import itertools
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -134,30 +133,21 @@ def builtin_set(name: str, sources: list[dict], max_docs: int, max_chars: int = 
 
 
 def user_sets(folder: Path, max_docs: int) -> tuple[list[EvalSet], list[str]]:
-    """One set per ``*.jsonl`` file in ``folder`` (field ``text``, or ``prompt`` + ``answer``).
-    Returns the sets and the problems met (file:line: why), which are skipped, not fatal."""
-    sets, problems = [], []
-    if not folder.is_dir():
-        return sets, problems
-    for path in sorted(folder.glob("*.jsonl")):
-        texts = []
-        with path.open(encoding="utf-8", errors="replace") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    text = record.get("text") or (record.get("prompt", "") + record.get("answer", ""))
-                except (json.JSONDecodeError, AttributeError) as exc:
-                    problems.append(f"{path}:{number}: {exc}")
-                    continue
-                if isinstance(text, str) and text.strip():
-                    texts.append(text)
-                else:
-                    problems.append(f"{path}:{number}: no 'text' (or 'prompt'+'answer') string")
-                if len(texts) >= max_docs:
-                    break
-        sets.append(EvalSet(f"user:{path.stem}", texts, sources=[str(path)]))
+    """One set per ``*.jsonl`` file in ``folder`` (field ``text``, or ``prompt`` + ``answer``), read by the
+    same reader decontamination uses. Returns the sets and the problems met (file:line: why), which are
+    skipped, not fatal."""
+    from curation.decontam.sources import evalset_items
+    from curation.document import SkipCounter
+
+    skipped = SkipCounter()
+    by_file: dict[str, list[str]] = {}
+    for item in evalset_items(folder, skipped):
+        texts = by_file.setdefault(item.source, [])
+        if len(texts) < max_docs:
+            texts.append(item.text)
+    sets = [EvalSet(f"user:{Path(source).stem}", texts, sources=[str(folder / Path(source).name)])
+            for source, texts in sorted(by_file.items())]
+    problems = [f"{e['file']}:{e['line']}: {e['reason']} {e.get('detail') or ''}".strip() for e in skipped.examples]
     return sets, problems
 
 

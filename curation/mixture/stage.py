@@ -149,9 +149,6 @@ def _column(batch: pa.RecordBatch | pa.Table, name: str, default=None) -> list:
     return [default] * batch.num_rows
 
 
-_sha256 = file_sha256  # the one file hasher (curation/hashing.py)
-
-
 def build_mixture(
     sources: Mapping[str, Iterable[pa.RecordBatch | pa.Table]],
     tokenizer,
@@ -451,7 +448,7 @@ def _write_blend_and_manifest(run: _Run, pools, heldout, slices, written: _Writt
         "megatron_prefixes": {f: str(megatron_prefix(run.out_dir, f)) for f in written.files},
     }
     files = {
-        f: {"idx_sha256": _sha256(idx_path(megatron_prefix(run.staging, f))),
+        f: {"idx_sha256": file_sha256(idx_path(megatron_prefix(run.staging, f))),
             "bin_bytes": bin_path(megatron_prefix(run.staging, f)).stat().st_size}
         for f in written.files
     }

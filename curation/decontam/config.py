@@ -2,6 +2,8 @@
 
 from dataclasses import dataclass, fields
 
+from curation.config_keys import refuse_unknown_keys
+
 
 @dataclass(frozen=True)
 class DecontamConfig:
@@ -29,10 +31,7 @@ class DecontamConfig:
     @classmethod
     def from_dict(cls, raw: dict | None) -> "DecontamConfig":
         raw = dict(raw or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise ValueError(f"unknown decontamination keys {sorted(unknown)}; known: {sorted(known)}")
+        refuse_unknown_keys(raw, {f.name for f in fields(cls)}, "", "decontamination keys")
         if "packaged" in raw:
             raw["packaged"] = tuple(raw["packaged"] or ())
         return cls(**raw)

@@ -14,6 +14,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from curation.config_keys import refuse_unknown_keys
+
 # metrics where a larger value is worse; everything else (acc, exact_match, pass@1, ...) is a score
 LOWER_IS_BETTER = {"loss", "perplexity", "bits_per_byte", "word_perplexity", "byte_perplexity"}
 
@@ -29,9 +31,7 @@ class ForgettingBounds:
     @classmethod
     def from_mapping(cls, raw: Mapping | None) -> "ForgettingBounds":
         raw = dict(raw or {})
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown forgetting bounds {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        refuse_unknown_keys(raw, cls.__dataclass_fields__, "", "forgetting bounds")
         return cls(**raw)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from curation.config_keys import refuse_unknown_keys
 from curation.evaluation.task_data import TASKS_DIR
 
 DEFAULT_TASKS = ("bb_arithmetic_2d_add", "bb_date_understanding", "bb_elementary_math_qa",
@@ -29,9 +30,7 @@ def load_task_config(config: Mapping | str | Path | None) -> dict:
         config = config.get("downstream", config)
     out = {"tasks": list(DEFAULT_TASKS), "limit": 24, "limits": {}, "batch_size": 8, "device": "auto",
            "tasks_dir": str(TASKS_DIR)}
-    unknown = set(config) - set(out)
-    if unknown:
-        raise ValueError(f"unknown downstream keys {sorted(unknown)}; known: {sorted(out)}")
+    refuse_unknown_keys(config, out, "", "downstream keys")
     out.update(config)
     return out
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from curation.config_keys import refuse_unknown_keys
 from curation.document import validate_category
 
 ORDERINGS = ("ppl_ascending", "random")
@@ -58,9 +59,7 @@ class StageSpec:
             raise CurriculumError(f"stage {self.name}: ratios sum to 0")
         if self.token_budget is not None and (not isinstance(self.token_budget, int) or self.token_budget <= 0):
             raise CurriculumError(f"stage {self.name}: token_budget must be a positive integer")
-        unknown = set(self.lr) - set(LR_KEYS)
-        if unknown:
-            raise CurriculumError(f"stage {self.name}: unknown lr keys {sorted(unknown)}; known: {list(LR_KEYS)}")
+        refuse_unknown_keys(self.lr, LR_KEYS, f"stage {self.name}", "lr keys", CurriculumError)
 
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -105,9 +104,7 @@ _STAGE_KEYS = {"name", "ratios", "default_ratio", "token_budget", "ordering", "l
 
 
 def _stage(raw: dict, where: str) -> StageSpec:
-    unknown = set(raw) - _STAGE_KEYS
-    if unknown:
-        raise CurriculumError(f"{where}: unknown stage keys {sorted(unknown)}; known: {sorted(_STAGE_KEYS)}")
+    refuse_unknown_keys(raw, _STAGE_KEYS, where, "stage keys", CurriculumError)
     weights = raw.get("weights", "fixed")
     reweight = None
     if isinstance(weights, dict):

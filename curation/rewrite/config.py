@@ -16,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from curation.config_keys import refuse_unknown_keys
 from curation.rewrite.kinds import KindConfig
 from curation.rewrite.prompts import KINDS, load_templates
 from curation.rewrite.validate import FaithfulnessConfig, ValidationConfig
@@ -167,10 +168,7 @@ def maga_label(genre: str, audience: str) -> str:
 
 
 def _fields(cls, data: dict, where: str) -> dict:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - names
-    if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(names)}")
+    refuse_unknown_keys(data, {f.name for f in dataclasses.fields(cls)}, where)
     return dict(data)
 
 

@@ -37,7 +37,7 @@ def _stage_deps(path) -> list[dg.AssetKey]:
 def data_ablation(context: dg.AssetExecutionContext, lake: LakeResource, configs: PipelineConfigs) -> dg.MaterializeResult:
     data = lake.lake
     cfg = load_ablation_config(configs.path("ablation.yaml"))
-    report = run_ablation(data, cfg, data.home / "models" / "ablation", user_eval_dir=data.home / "evalsets",
+    report = run_ablation(data, cfg, data.ablation_dir(), user_eval_dir=data.home / "evalsets",
                           log=context.log.info)
     with lake.catalog.connect() as con:
         con.executemany(

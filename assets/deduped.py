@@ -4,6 +4,7 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
+from assets.checks.thresholds import check_thresholds
 from assets.metadata import counts_table, readable
 from curation.config_keys import refuse_unknown_keys
 from curation.dedup.config import DedupConfig
@@ -64,5 +65,5 @@ def deduped_corpus(
             "mb_per_s": stats["mb_per_s"] or 0.0,
             "index_docs_after": stats["index_docs_after"],
         }),
-        check_results=dedup_check_results(data, category, stats),
+        check_results=dedup_check_results(data, category, stats, check_thresholds(configs)),
     )

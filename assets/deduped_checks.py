@@ -22,7 +22,8 @@ DEDUP_CHECK_SPECS = [
 ]
 
 
-def dedup_check_results(lake: Lake, category: str, stats: dict) -> list[dg.AssetCheckResult]:
+def dedup_check_results(lake: Lake, category: str, stats: dict,
+                        thresholds: dict | None = None) -> list[dg.AssetCheckResult]:
     config = DedupConfig()
 
     def hashes(texts: list[str]) -> list[str]:
@@ -30,7 +31,7 @@ def dedup_check_results(lake: Lake, category: str, stats: dict) -> list[dg.Asset
 
     frame = check_frame(lake, "deduped", category, derived={"exact_hash": hashes})
     suite = [*document_suite(category), expectations().ExpectColumnValuesToBeUnique(column="exact_hash")]
-    band = check_thresholds()["deduped"]["drop_rate"]
+    band = (thresholds or check_thresholds())["deduped"]["drop_rate"]
     drop = drop_rate_check(DEDUPED_KEY, stats, band)
     rate = 1 - stats["docs_out"] / stats["docs_in"] if stats["docs_in"] else 0.0
     n_dup = int(frame["exact_hash"].duplicated().sum()) if len(frame) else 0

@@ -1,9 +1,11 @@
 import dagster as dg
 
+from assets.checks.thresholds import check_thresholds
 from assets.metadata import counts_table, md_table, readable
 from assets.partitions import category_partitions
 from assets.raw_checks import RAW_CHECK_SPECS, raw_check_results
 from curation.ingest import ingest_category
+from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 
 
@@ -22,7 +24,8 @@ class RawConfig(dg.Config):
     description="Landing shards of one category, normalised to the document schema; what cannot be read is "
     "skipped with file:line and reason and counted as lost documents (or bytes); ignored files are listed.",
 )
-def raw_corpus(context: dg.AssetExecutionContext, config: RawConfig, lake: LakeResource) -> dg.MaterializeResult:
+def raw_corpus(context: dg.AssetExecutionContext, config: RawConfig, lake: LakeResource,
+               configs: PipelineConfigs) -> dg.MaterializeResult:
     category = context.partition_key
     result = ingest_category(lake.lake, category, follow_links_outside_landing=config.follow_links_outside_landing)
     context.log.info(
@@ -77,7 +80,7 @@ def raw_corpus(context: dg.AssetExecutionContext, config: RawConfig, lake: LakeR
             "ingest_mb_per_s": round(mb_s, 3),
             "seconds": round(result.seconds, 3),
         }),
-        check_results=raw_check_results(lake.lake, category, result),
+        check_results=raw_check_results(lake.lake, category, result, check_thresholds(configs)),
     )
 
 

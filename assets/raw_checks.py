@@ -8,6 +8,7 @@ from curation.lake import Lake
 from assets.checks.documents import check_frame, document_suite, schema_check, schema_check_spec
 from assets.checks.gx import run_suite
 from assets.checks.thresholds import check_thresholds
+from assets.checks.results import cannot_judge, verdict
 
 RAW_KEY = dg.AssetKey(["corpus", "raw"])
 
@@ -37,8 +38,8 @@ def lost_data_problems(result: IngestResult, bound: float) -> list[str]:
     return problems
 
 
-def lost_data_check(result: IngestResult) -> dg.AssetCheckResult:
-    bound = check_thresholds()["raw"]["max_skipped_ratio"]
+def lost_data_check(result: IngestResult, thresholds: dict | None = None) -> dg.AssetCheckResult:
+    bound = (thresholds or check_thresholds())["raw"]["max_skipped_ratio"]
     seen = result.docs_total + result.skipped_total
     metadata = {
         "lost_documents": result.skipped_total, "documents_seen": seen,
@@ -48,20 +49,16 @@ def lost_data_check(result: IngestResult) -> dg.AssetCheckResult:
         "truncated_files": len(result.unbounded_losses), "bound": bound,
     }
     if seen == 0 and result.bytes_total == 0:
-        return dg.AssetCheckResult(
-            asset_key=RAW_KEY, check_name="skipped_ratio_bounded", passed=False, severity=dg.AssetCheckSeverity.WARN,
-            description=f"nothing to judge: no shard in landing/{result.category}", metadata=metadata)
-    problems = lost_data_problems(result, bound)
-    description = "; ".join(problems) if problems else (
-        f"lost {result.skipped_total} of {seen} documents ({result.skipped_ratio:.3g}) and {result.lost_bytes} of "
-        f"{result.bytes_total} input bytes ({result.lost_bytes_ratio:.3g}), both <= {bound:g}")
-    return dg.AssetCheckResult(asset_key=RAW_KEY, check_name="skipped_ratio_bounded", passed=not problems,
-                               description=description[:2000], metadata=metadata)
+        return cannot_judge(RAW_KEY, "skipped_ratio_bounded", f"no shard in landing/{result.category}", metadata)
+    summary = (f"lost {result.skipped_total} of {seen} documents ({result.skipped_ratio:.3g}) and {result.lost_bytes} "
+               f"of {result.bytes_total} input bytes ({result.lost_bytes_ratio:.3g}); bound {bound:g}")
+    return verdict(RAW_KEY, "skipped_ratio_bounded", lost_data_problems(result, bound), {**metadata, "summary": summary})
 
 
-def raw_check_results(lake: Lake, category: str, result: IngestResult) -> list[dg.AssetCheckResult]:
+def raw_check_results(lake: Lake, category: str, result: IngestResult,
+                      thresholds: dict | None = None) -> list[dg.AssetCheckResult]:
     return [
         schema_check(lake, "raw", category, RAW_KEY, DOC_SCHEMA),
         run_suite("gx_documents_valid", RAW_KEY, check_frame(lake, "raw", category), document_suite(category)),
-        lost_data_check(result),
+        lost_data_check(result, thresholds),
     ]

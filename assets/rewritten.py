@@ -1,5 +1,6 @@
 import dagster as dg
 
+from assets.checks.thresholds import check_thresholds
 from assets.metadata import counts_table, md_table
 from assets.partitions import category_partitions
 from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
@@ -60,7 +61,7 @@ def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm:
             "samples": md_table(["style", "parent", "text"], samples),
             "seconds": stats["wall_s"],
         },
-        check_results=rewritten_check_results(data, category, stats, config),
+        check_results=rewritten_check_results(data, category, stats, config, check_thresholds(configs)),
     )
 
 

@@ -129,10 +129,11 @@ def provenance_check(category: str, synthetic, config: RewriteConfig) -> dg.Asse
     )
 
 
-def rewritten_check_results(lake: Lake, category: str, stats: dict, config: RewriteConfig) -> list[dg.AssetCheckResult]:
+def rewritten_check_results(lake: Lake, category: str, stats: dict, config: RewriteConfig,
+                            thresholds: dict | None = None) -> list[dg.AssetCheckResult]:
     synthetic = synthetic_frame(lake, category)
     return [
         gx_synthetic_check(lake, category, synthetic),
-        drop_rate_check(stats, check_thresholds()["rewritten"]["drop_rate"]),
+        drop_rate_check(stats, (thresholds or check_thresholds())["rewritten"]["drop_rate"]),
         provenance_check(category, synthetic, config),
     ]

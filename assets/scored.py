@@ -1,5 +1,6 @@
 import dagster as dg
 
+from assets.checks.thresholds import check_thresholds
 from assets.metadata import counts_table, md_table
 from assets.scored_metadata import bar_chart, quantiles_table
 from curation.reference import sample_documents
@@ -70,5 +71,5 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
             "mb_per_s": float(stats["mb_per_s"] or 0.0),
             "seconds": stats["seconds"],
         },
-        check_results=scored_check_results(data, category, stats),
+        check_results=scored_check_results(data, category, stats, check_thresholds(configs)),
     )

@@ -118,8 +118,9 @@ def drop_band(limits: dict, stats: dict) -> dict:
     return by_kind.get(key) or by_kind.get(profile.get("kind")) or limits["drop_rate"]
 
 
-def scored_check_results(lake: Lake, category: str, stats: dict) -> list[dg.AssetCheckResult]:
-    limits = check_thresholds()["scored"]
+def scored_check_results(lake: Lake, category: str, stats: dict,
+                         thresholds: dict | None = None) -> list[dg.AssetCheckResult]:
+    limits = (thresholds or check_thresholds())["scored"]
     frame = check_frame(lake, "scored", category, extra_columns=(*SCORE_RANGES, *CATEGORICAL_VALUES, "lang"))
     band = drop_band(limits, stats)
     drop = drop_rate_check(SCORED_KEY, stats, band)

@@ -88,7 +88,7 @@ def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource, ll
     losses = [r["loss"] for r in result["losses"]]
     rise = loss_rise(losses)
     finite = bool(losses) and all(math.isfinite(x) for x in losses)
-    max_rise = check_thresholds()["training"]["max_loss_rise"]
+    max_rise = check_thresholds(configs)["training"]["max_loss_rise"]
     passed = finite and rise <= max_rise
     return dg.MaterializeResult(
         metadata={

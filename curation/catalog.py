@@ -76,7 +76,7 @@ class Catalog:
         self.lock_timeout_s = lock_timeout_s
 
     @contextmanager
-    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    def connect(self, read_only: bool = False) -> Iterator["duckdb.DuckDBPyConnection"]:
         """A connection held under the catalog's process lock (readers too: DuckDB refuses
         a reader while another process holds the file for writing)."""
         with exclusive_lock(self.path.with_suffix(".lock"), self.lock_timeout_s, f"catalog {self.path}"):

@@ -81,6 +81,13 @@ class Lake:
     def checkpoints_dir(self) -> Path:
         return self.models_dir / "checkpoints"
 
+    def ablation_dir(self) -> Path:
+        return self.models_dir / "ablation"
+
+    def task_scores_dir(self) -> Path:
+        """Downstream task scores per (model weights, task config): a model is scored once."""
+        return self.models_dir / "task_scores"
+
     def mixture_dir(self) -> Path:
         return self.home / "lake" / "mixed"
 

@@ -1,10 +1,12 @@
 """``corpusforge`` command line: the demo run, the UI, and "why was this document dropped?"."""
 
 import argparse
+import logging
 import os
 import shutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from curation.lake import Lake, home_from_env
@@ -117,26 +119,34 @@ def print_stage(lake: Lake, stage: str) -> None:
 
 
 def print_eval_table(lake: Lake, stage: str | None = None) -> None:
-    """The latest eval run, one line per held-out category: base vs checkpoint perplexity."""
+    """The latest eval run: base vs checkpoint perplexity per held-out slice, then the downstream tasks."""
     from curation.catalog import Catalog
 
     where = "stage = ?" if stage else "TRUE"
     rows = Catalog(lake.catalog_path).query(
-        f"SELECT category, model, metric, value FROM eval_table WHERE run_id = "
+        f"SELECT category, model, metric, value, n_items FROM eval_table WHERE run_id = "
         f"(SELECT run_id FROM eval_table WHERE {where} ORDER BY recorded_at DESC LIMIT 1)", [stage] if stage else []
     )
     if not rows:
         print("eval table is empty")
         return
-    value = {(c, m, k): v for c, m, k, v in rows}
+    value = {(c, m, k): v for c, m, k, v, _ in rows}
+    heldout = sorted({c for c, _, k, _, _ in rows if k == "perplexity"})
     nan = float("nan")
     print(f"  {'held-out slice' + (f' [{stage}]' if stage else ''):36s} {'base ppl':>10s} {'start ppl':>10s} "
           f"{'trained ppl':>12s} {'loss delta':>11s}  (vs base, >0: forgot)")
-    for category in sorted({c for c, _, _, _ in rows}):
+    for category in heldout:
         print(f"  {category:36s} {value.get((category, 'base', 'perplexity'), nan):10.3f} "
               f"{value.get((category, 'start', 'perplexity'), value.get((category, 'base', 'perplexity'), nan)):10.3f} "
               f"{value.get((category, 'checkpoint', 'perplexity'), nan):12.3f} "
               f"{value.get((category, 'checkpoint-vs-base', 'loss_delta'), nan):+11.4f}")
+    tasks = sorted({(c, k, n) for c, m, k, _, n in rows if c not in heldout and m == "checkpoint"})
+    if tasks:
+        print(f"  {'downstream task (metric, items)':36s} {'base':>10s} {'start':>10s} {'trained':>12s}")
+        for task, metric, n in tasks:
+            print(f"  {f'{task} ({metric}, {n})':36s} {value.get((task, 'base', metric), nan):10.3f} "
+                  f"{value.get((task, 'start', metric), value.get((task, 'base', metric), nan)):10.3f} "
+                  f"{value.get((task, 'checkpoint', metric), nan):12.3f}")
 
 
 def dagster_executable() -> str:
@@ -157,7 +167,7 @@ def print_ablation_verdicts(lake: Lake) -> None:
     """The data ablation's verdicts: each variant against the baseline, with the noise."""
     import json
 
-    path = lake.home / "models" / "ablation" / "ablation_report.json"
+    path = lake.ablation_dir() / "ablation_report.json"
     if not path.is_file():
         print("no ablation report")
         return
@@ -201,5 +211,28 @@ def main(argv: list[str] | None = None) -> int:
     return args.func(args)
 
 
+def entry() -> None:
+    """The ``corpusforge`` console script: ``main``, then leave without interpreter finalization.
+
+    Every DuckDB connection is closed by then (each sits in a ``with`` block), but with dagster,
+    torch, GX and lm-eval loaded, CPython's module teardown frees DuckDB's nanobind module before
+    some interpreter-wide caches that still reference its types, and nanobind prints dozens of
+    "leaked" lines although nothing leaks. Output is flushed and files are closed first.
+    """
+    code = 1
+    try:
+        code = main()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if not isinstance(exit_.code, int | None):
+            print(exit_.code, file=sys.stderr)
+    except BaseException:  # noqa: BLE001 -- shown as Python would, then the exit below
+        traceback.print_exc()
+    finally:
+        logging.shutdown()
+        sys.stdout.flush(), sys.stderr.flush()
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

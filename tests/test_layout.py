@@ -44,3 +44,24 @@ def test_definitions_load_with_expected_keys():
     raw_checks = {k.name for k in graph.get_check_keys_for_assets({dg.AssetKey(["corpus", "raw"])})}
     assert "corpus/raw" in keys
     assert {"gx_documents_valid", "skipped_ratio_bounded", "schema_matches_contract"} <= raw_checks
+
+
+def _subscripted_extension_types(package: str, modules: set[str]) -> list[str]:
+    """Evaluated annotations like ``Iterator[duckdb.DuckDBPyConnection]``: typing caches the alias for
+    the life of the interpreter, so the nanobind type outlives module teardown and DuckDB prints
+    dozens of ``nanobind: leaked ...`` lines at exit. Such annotations must be strings."""
+    found = []
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Subscript):
+                for inner in ast.walk(node.slice):
+                    if isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name) \
+                            and inner.value.id in modules:
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_generic_alias_holds_a_duckdb_type():
+    offenders = [o for p in ("curation", "assets", "resources", "dagster_project")
+                 for o in _subscripted_extension_types(p, {"duckdb"})]
+    assert offenders == []

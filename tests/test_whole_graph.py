@@ -15,6 +15,7 @@ from assets.partitions import category_partitions, stage_partitions
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource
+from tests.curation.rewrite.helpers import ScriptedBackend, by_style
 from tests.curation.training.tiny_lm import train_tokenizer
 
 CATEGORIES = ["code", "en_docs", "math", "zh_news"]
@@ -36,10 +37,12 @@ def small_configs(root):
 
     edit("quality_models.yaml", **{"reference.docs_per_category": 12, "negatives.docs_per_category": 10,
                                    "edu_regressor.max_train_docs": 40})
-    # a random model writes garbage: the rewrite stage is exercised with a real model in tests/curation/rewrite
-    edit("rewrite.yaml", **{"selection.max_docs_per_category": 0})
+    # a few documents a category through the rewrite stage, written by the scripted backend below
+    edit("rewrite.yaml", **{"selection.max_docs_per_category": 3})
     edit("mixture.yaml", total_tokens=4000, seq_len=32, heldout_max_docs=2)
     edit("training.yaml", max_steps=2, micro_batch_size=1, seq_len=32)
+    edit("evaluation.yaml", **{"downstream.limit": 2, "downstream.limits": {"humaneval_sandboxed": 1},
+                               "downstream.batch_size": 2, "downstream.device": "cpu"})
     curriculum = yaml.safe_load((root / "curriculum.yaml").read_text())
     for stage in curriculum["stages"]:
         stage["token_budget"] = 4000
@@ -47,6 +50,15 @@ def small_configs(root):
         stage["lr"]["warmup_steps"] = 0
     (root / "curriculum.yaml").write_text(yaml.safe_dump(curriculum))
     return root
+
+
+class ScriptedLLM(LLMResource):
+    """Training and evaluation use the tiny model; rewriting gets faithful scripted outputs (a test
+    double: a random model writes garbage that validation rightly drops), so synthetic documents
+    travel the whole graph. The rewrite stage with the real SmolLM2 is tests/curation/rewrite's slow test."""
+
+    def make_backend(self):
+        return ScriptedBackend(by_style)
 
 
 @pytest.fixture
@@ -62,7 +74,7 @@ def test_whole_graph_to_eval_table(home, tmp_path, long_context_tiny_model):
     resources = {
         "lake": LakeResource(home=str(home)),
         "embedder": EmbedderResource(),
-        "llm": LLMResource(model=str(long_context_tiny_model)),
+        "llm": ScriptedLLM(model=str(long_context_tiny_model)),
         "configs": PipelineConfigs(directory=str(small_configs(tmp_path / "configs"))),
     }
     with dg.instance_for_test() as instance:
@@ -100,11 +112,20 @@ def check_outputs(home):
     scored = lake.read("scored", "en_docs")
     assert set(scored.column("quality_bucket").to_pylist()) <= {"high", "mid", "low"}
     assert (home / "lake/mixed/s2_synthetic/blend.txt").read_text().strip()
-    rows = Catalog(lake.catalog_path).query("SELECT model, metric, category, value FROM eval_table WHERE stage IS NOT NULL")
+    rows = Catalog(lake.catalog_path).query("SELECT model, metric, category, value FROM eval_table "
+                                              "WHERE stage IS NOT NULL AND metric IN ('loss', 'perplexity')")
     stages = Catalog(lake.catalog_path).query("SELECT DISTINCT stage, model FROM eval_table ORDER BY 1, 2")
     assert ("s2_synthetic", "start") in stages and ("s1_bilingual", "checkpoint") in stages
     heldout_categories = {c for _, _, c, _ in rows} - {"__overall__"}
     assert heldout_categories and heldout_categories <= set(CATEGORIES)
+    # downstream tasks for the base model and every stage's checkpoint, with the items they rest on
+    tasks = Catalog(lake.catalog_path).query(
+        "SELECT stage, model, category, metric, n_items FROM eval_table WHERE metric IN ('acc', 'exact_match', 'pass_at_1')")
+    for stage in ("s1_bilingual", "s2_synthetic"):
+        scored = {(m, c) for s, m, c, _, _ in tasks if s == stage}
+        assert {("base", "humaneval_sandboxed"), ("checkpoint", "humaneval_sandboxed"),
+                ("checkpoint", "bb_strategyqa"), ("checkpoint", "bb_arithmetic_2d_add")} <= scored, scored
+    assert {n for *_, n in tasks} == {1, 2}
     for category in heldout_categories:
         for model in ("base", "checkpoint"):
             assert any(r[0] == model and r[1] == "perplexity" and r[2] == category and r[3] > 1 for r in rows)

@@ -42,7 +42,7 @@ class DedupIndex:
         return exclusive_lock(self.dir / "index.lock", self.lock_timeout_s, f"dedup index {self.path}")
 
     @contextmanager
-    def update(self, index_version: str, memory_limit: str = "1GB") -> Iterator[duckdb.DuckDBPyConnection]:
+    def update(self, index_version: str, memory_limit: str = "1GB") -> Iterator["duckdb.DuckDBPyConnection"]:
         """A connection inside one transaction under the index lock; commits on success, rolls back on error."""
         with self._locked():
             con = duckdb.connect(str(self.path))
@@ -63,7 +63,7 @@ class DedupIndex:
                 con.close()
 
     @contextmanager
-    def read(self) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    def read(self) -> Iterator["duckdb.DuckDBPyConnection | None"]:
         """A read connection under the lock (None if no index exists yet)."""
         with self._locked():
             if not self.path.exists():

@@ -76,8 +76,6 @@ class AblationConfig:
 def load_ablation_config(path: str | Path, **overrides) -> AblationConfig:
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     raw.update(overrides)
-    for section in ("downstream", "forgetting"):  # read by curation.evaluation.tasks / forgetting
-        raw.pop(section, None)
     variants = tuple(
         Variant(name, tuple([spec["stages"]] if isinstance(spec["stages"], str) else spec["stages"]),
                 {col: tuple(vals) for col, vals in (spec.get("keep") or {}).items()})

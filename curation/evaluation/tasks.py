@@ -7,6 +7,7 @@ pass@1 executed in ``sandbox``. ``task_rows`` returns one row per model x stage 
 number of items the score rests on, the shape of the DuckDB ``eval_table``.
 """
 
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from curation.config_keys import refuse_unknown_keys
+from curation.hashing import file_sha256, short_digest
 from curation.evaluation.task_data import TASKS_DIR
 
 DEFAULT_TASKS = ("bb_arithmetic_2d_add", "bb_date_understanding", "bb_elementary_math_qa",
@@ -79,3 +81,35 @@ def task_rows(model_dir: str | Path, model_name: str, stage: str, config: Mappin
                          "stderr": float(stderr) if isinstance(stderr, int | float) and math.isfinite(stderr) else None,
                          "n_items": n_items, "n_docs": n_items, "n_tokens": None})
     return rows
+
+
+def _model_fingerprint(model_dir: Path) -> str:
+    """sha256 over a model directory's weight and config files: the same weights score the same."""
+    files = sorted(p for p in Path(model_dir).iterdir()
+                   if p.is_file() and p.suffix in {".safetensors", ".bin", ".json", ".model", ".txt"})
+    if not files:
+        raise FileNotFoundError(f"no model files in {model_dir}")
+    return short_digest("\n".join(f"{p.name}:{file_sha256(p)}" for p in files), 16)
+
+
+def cached_task_rows(model_dir: str | Path, model_name: str, stage: str, config: Mapping | str | Path | None,
+                     cache_dir: Path) -> tuple[list[dict], bool]:
+    """``task_rows``, kept as JSON under ``cache_dir`` keyed by (model weights, task config, task files):
+    the base model is scored once for every stage, and a stage whose checkpoint did not change is
+    not scored again. Returns (rows with ``model``/``stage`` set for this call, whether it was cached)."""
+    cfg = load_task_config(config)
+    task_files = sorted(Path(cfg["tasks_dir"]).rglob("*"))
+    key = short_digest("\n".join([
+        _model_fingerprint(Path(model_dir)), json.dumps({k: v for k, v in cfg.items() if k != "tasks_dir"}, sort_keys=True),
+        *(f"{p.relative_to(cfg['tasks_dir'])}:{file_sha256(p)}" for p in task_files
+          if p.is_file() and "__pycache__" not in p.parts)]), 16)
+    path = Path(cache_dir) / f"{key}.json"
+    if path.is_file():
+        rows, hit = json.loads(path.read_text(encoding="utf-8")), True
+    else:
+        rows, hit = task_rows(model_dir, model_name, stage, cfg), False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows), encoding="utf-8")
+        tmp.replace(path)
+    return [{**r, "model": model_name, "stage": stage} for r in rows], hit

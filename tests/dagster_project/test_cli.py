@@ -33,3 +33,19 @@ def test_ui_runs_the_dagster_beside_this_python_without_path(monkeypatch):
     command = cli.ui_command(3999)
     assert Path(command[0]).is_file() and os.access(command[0], os.X_OK)
     assert command[1:4] == ["dev", "-w", str(cli.REPO_ROOT / "workspace.yaml")]
+
+
+def test_console_entry_keeps_exit_codes_and_tracebacks(home):
+    """``entry`` leaves without interpreter teardown: exit codes, output and errors must survive it."""
+    import subprocess
+    import sys
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "dagster_project.cli", *args], capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "CORPUSFORGE_HOME": str(home)})
+
+    why = cli("why", "no-such-doc")
+    assert why.returncode == 1 and "no-such-doc: not removed by any stage" in why.stdout
+    assert "nanobind" not in why.stderr
+    bad = cli("no-such-command")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr

@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets.partitions import category_partitions
 from assets.raw import raw_corpus
+from resources.configs import REPO, PipelineConfigs
 from resources.lake import LakeResource
 
 
@@ -16,12 +17,12 @@ def doc_lines(n: int, prefix: str = "d") -> list[bytes]:
                         f"users of the marshal and pickle modules (copy {i})."}).encode() + b"\n" for i in range(n)]
 
 
-def materialize_raw(home: Path, category: str, run_config: dict | None = None):
+def materialize_raw(home: Path, category: str, run_config: dict | None = None, configs: PipelineConfigs = REPO):
     """The raw asset on one partition, as the UI would run it; never raises on a failed check."""
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(category_partitions.name, [category])
         return dg.materialize([raw_corpus], instance=instance, partition_key=category, raise_on_error=False,
-                              resources={"lake": LakeResource(home=str(home))},
+                              resources={"lake": LakeResource(home=str(home)), "configs": configs},
                               run_config=run_config or None)
 
 

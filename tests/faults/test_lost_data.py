@@ -134,7 +134,7 @@ def test_lost_documents_fail_the_raw_check_with_the_numbers(tmp_path):
     assert meta["dagster/row_count"] == 4000 and meta["lost_documents"] == 1000
     check = checks["skipped_ratio_bounded"]
     assert check.passed is False
-    assert check.description.startswith("lost 1000 of 5000 documents (0.2 > 0.05)")
+    assert check.description.startswith("failed: lost 1000 of 5000 documents (0.2 > 0.05)")
     why = explain_removal(Lake(tmp_path), "c.parquet:2001")  # `corpusforge why` answers for the lost rows
     assert why["reason"] == "corrupt_row_group" and "1000 documents lost" in why["detail"]
 
@@ -177,4 +177,29 @@ def test_an_empty_category_is_a_warning_not_a_pass(tmp_path):
     (tmp_path / "landing/none").mkdir(parents=True)
     _, checks = raw_outcome(materialize_raw(tmp_path, "none"))
     check = checks["skipped_ratio_bounded"]
-    assert check.passed is False and check.severity.value == "WARN" and "nothing to judge" in check.description
+    assert check.passed is False and check.severity.value == "WARN" and "cannot judge: no shard in landing" in check.description
+
+
+def test_the_runs_own_checks_yaml_sets_the_lost_data_bound(tmp_path):
+    """Checks read checks.yaml from the run's PipelineConfigs, not the repository's copy."""
+    import shutil
+
+    import yaml
+
+    from resources.configs import REPO_CONFIGS, PipelineConfigs
+
+    home = tmp_path / "home"
+    shard = home / "landing/strict/a.jsonl"
+    shard.parent.mkdir(parents=True)
+    shard.write_bytes(b"".join(doc_lines(99)) + b"{broken\n")  # 1 of 100 lost
+    _, default_checks = raw_outcome(materialize_raw(home, "strict"))
+    assert default_checks["skipped_ratio_bounded"].passed  # 0.01 is inside the shipped bound
+
+    own = tmp_path / "configs"
+    shutil.copytree(REPO_CONFIGS, own)
+    thresholds = yaml.safe_load((own / "checks.yaml").read_text())
+    thresholds["raw"]["max_skipped_ratio"] = 0.001
+    (own / "checks.yaml").write_text(yaml.safe_dump(thresholds))
+    _, strict_checks = raw_outcome(materialize_raw(home, "strict", configs=PipelineConfigs(directory=str(own))))
+    check = strict_checks["skipped_ratio_bounded"]
+    assert not check.passed and "lost 1 of 100 documents (0.01 > 0.001)" in check.metadata["failed"].value

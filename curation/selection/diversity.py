@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from curation.embeddings import KMEANS_CHUNK, minibatch_kmeans
-from curation.mixture.sampler import sampling_key
+from curation.mixture.sampler import allocate_targets, sampling_key
 from curation.selection.config import DiversityConfig
 
 
@@ -179,12 +179,18 @@ def plan_selection(doc_ids: list[str], units: np.ndarray, labels: np.ndarray, do
     mean_q = np.bincount(labels, weights=doc_weight, minlength=n_clusters) / np.maximum(sizes, 1)
     cluster_weight = np.power(sizes, cfg.size_power) * diversity * mean_q
     target = water_fill(cluster_weight, capacity, min(budget, float(capacity.sum())))
+    if n_clusters and np.all(units == 1):  # a document budget: whole documents per cluster, summing to the budget
+        whole = allocate_targets({c: float(t) for c, t in enumerate(target) if t > 0}, int(round(target.sum())))
+        target = np.array([float(whole.get(c, 0)) for c in range(n_clusters)])
     keys = np.array([sampling_key(d, seed, float(w)) for d, w in zip(doc_ids, doc_weight)], dtype=np.float64)
     selected = np.zeros(len(doc_ids), dtype=bool)
     for c in range(n_clusters):
         idx = np.flatnonzero(labels == c)
         order = np.array(sorted(idx, key=lambda i: (keys[i], doc_ids[i])), dtype=np.int64)
-        before = np.concatenate([[0.0], np.cumsum(units[order])[:-1]])
-        # take a document while the cluster is still short of its target (the last one may overshoot)
-        selected[order[before < target[c] - 1e-9]] = True
+        u = units[order]
+        before = np.concatenate([[0.0], np.cumsum(u)[:-1]])
+        # take documents in key order while the cluster is short of its target and the next one brings it
+        # closer (a long last document is left out rather than overshooting by more than it fills)
+        take = (before < target[c] - 1e-9) & (before + u - target[c] <= target[c] - before + 1e-9)
+        selected[order[np.cumprod(take).astype(bool)]] = True
     return Plan(selected, cluster_weight, target, keys)

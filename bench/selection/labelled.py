@@ -57,7 +57,7 @@ def _manpages(limit: int) -> Iterator[tuple[str, str, str, str]]:
         raw = gzip.decompress(path.read_bytes()).decode("utf-8", errors="replace")
         lines = [_GROFF_ESCAPE.sub("", line) for line in raw.splitlines() if not line.startswith((".\\\"", "'"))]
         text = "\n".join(line for line in lines if not line.startswith(".") or line.startswith((".B ", ".I ")))
-        text = re.sub(r"^\.[BI] ", "", text, flags=re.M).strip()
+        text = re.sub(r"^\.[BI] ", "", text, flags=re.MULTILINE).strip()
         if len(text) > 200:
             yield f"manzh-{path.name}", text, "zh", "computer_science_engineering"
 

@@ -105,7 +105,7 @@ def cluster(emb: np.ndarray, cfg: DiversityConfig) -> Clusters:
         mapping, merged = _union_find_merge(centres, cfg.merge_similarity)
         labels = mapping[raw]
         # k-means can leave a centre empty: renumber the clusters that hold documents
-        used, labels = np.unique(labels, return_inverse=True)
+        _used, labels = np.unique(labels, return_inverse=True)
         labels = labels.astype(np.int64)
     n_clusters = int(labels.max()) + 1 if n else 0
     sums = np.zeros((n_clusters, emb.shape[1] if n else 0), dtype=np.float64)
@@ -180,7 +180,7 @@ def plan_selection(doc_ids: list[str], units: np.ndarray, labels: np.ndarray, do
     cluster_weight = np.power(sizes, cfg.size_power) * diversity * mean_q
     target = water_fill(cluster_weight, capacity, min(budget, float(capacity.sum())))
     if n_clusters and np.all(units == 1):  # a document budget: whole documents per cluster, summing to the budget
-        whole = allocate_targets({c: float(t) for c, t in enumerate(target) if t > 0}, int(round(target.sum())))
+        whole = allocate_targets({c: float(t) for c, t in enumerate(target) if t > 0}, round(target.sum()))
         target = np.array([float(whole.get(c, 0)) for c in range(n_clusters)])
     keys = np.array([sampling_key(d, seed, float(w)) for d, w in zip(doc_ids, doc_weight)], dtype=np.float64)
     selected = np.zeros(len(doc_ids), dtype=bool)

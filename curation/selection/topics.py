@@ -90,8 +90,8 @@ def load_taxonomy(path: str | Path) -> Taxonomy:
 class TopicClassifier:
     """Labels embedded documents with a taxonomy's topics (see the module docstring)."""
 
-    def __init__(self, taxonomy: Taxonomy, embedder: Embedder, config: TopicConfig = TopicConfig()):
-        self.taxonomy, self.config = taxonomy, config
+    def __init__(self, taxonomy: Taxonomy, embedder: Embedder, config: TopicConfig | None = None):
+        self.taxonomy, self.config = taxonomy, config or TopicConfig()
         self._phrases: dict[str, tuple[list[str], np.ndarray, np.ndarray]] = {}
         for lang, topics in taxonomy.taxonomies.items():
             texts = [p for t in topics for p in t.phrases]

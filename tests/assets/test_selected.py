@@ -10,7 +10,8 @@ from assets.partitions import category_partitions
 from assets.selected import selected_corpus
 from curation.document import DOC_SCHEMA
 from curation.lake import Lake, PartitionWriter
-from curation.lineage import explain_removal, explain_selection, main as why
+from curation.lineage import explain_removal, explain_selection
+from curation.lineage import main as why
 from curation.rewrite import output_schema
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource

@@ -44,7 +44,8 @@ def rows(big=BIG, small=SMALL):
     return out
 
 
-def run(tmp_path, rows_, config=SelectionConfig(), name="c"):
+def run(tmp_path, rows_, config=None, name="c"):
+    config = config or SelectionConfig()
     tbl = table(rows_)
     out_dir, drop_dir = tmp_path / name / "out", tmp_path / name / "drops"
     with PartitionWriter(out_dir, selected_schema(tbl.schema)) as out, PartitionWriter(drop_dir, DROP_SCHEMA) as drops:
@@ -85,7 +86,7 @@ def test_default_taxonomy_is_seed_002s_and_bad_taxonomies_are_refused(tmp_path):
 def test_classifier_labels_by_phrase_similarity_and_falls_back_below_the_bound():
     clf = TopicClassifier(TAXONOMY, bow_embedder)
     emb = bow_embedder(["velocity acceleration and force", "酒店房间干净服务好", "qqq zzz"])
-    topics, conf, best = clf.classify(emb, ["en", "zh", "en"])
+    topics, conf, _best = clf.classify(emb, ["en", "zh", "en"])
     assert topics[:2] == ["mathematics_physics", "others"] and conf[0] > 0.5
     strict = TopicClassifier(TAXONOMY, bow_embedder, SelectionConfig().topics.__class__(min_similarity=0.99))
     assert strict.classify(emb[2:], ["en"])[0] == ["others"]
@@ -164,7 +165,7 @@ def test_quality_decides_inside_a_cluster(tmp_path):
 
 
 def test_an_absolute_budget_larger_than_the_category_reports_the_shortfall(tmp_path):
-    stats, kept, dropped = run(tmp_path, rows(), SelectionConfig(budget=BudgetConfig(unit="tokens", value=10**6)))
+    stats, _kept, dropped = run(tmp_path, rows(), SelectionConfig(budget=BudgetConfig(unit="tokens", value=10**6)))
     assert not dropped and stats["budget"]["shortfall"] == 10**6 - stats["tokens_available"]
 
 

@@ -184,6 +184,7 @@ def plan_selection(doc_ids: list[str], units: np.ndarray, labels: np.ndarray, do
         target = np.array([float(whole.get(c, 0)) for c in range(n_clusters)])
     keys = np.array([sampling_key(d, seed, float(w)) for d, w in zip(doc_ids, doc_weight)], dtype=np.float64)
     selected = np.zeros(len(doc_ids), dtype=bool)
+    orders, taken, got = [], np.zeros(n_clusters, dtype=np.int64), np.zeros(n_clusters)
     for c in range(n_clusters):
         idx = np.flatnonzero(labels == c)
         order = np.array(sorted(idx, key=lambda i: (keys[i], doc_ids[i])), dtype=np.int64)
@@ -191,6 +192,23 @@ def plan_selection(doc_ids: list[str], units: np.ndarray, labels: np.ndarray, do
         before = np.concatenate([[0.0], np.cumsum(u)[:-1]])
         # take documents in key order while the cluster is short of its target and the next one brings it
         # closer (a long last document is left out rather than overshooting by more than it fills)
-        take = (before < target[c] - 1e-9) & (before + u - target[c] <= target[c] - before + 1e-9)
-        selected[order[np.cumprod(take).astype(bool)]] = True
+        take = np.cumprod((before < target[c] - 1e-9) & (before + u - target[c] <= target[c] - before + 1e-9))
+        taken[c] = int(take.sum())
+        got[c] = float(u[:taken[c]].sum())
+        selected[order[:taken[c]]] = True
+        orders.append(order)
+    # the documents left out at cluster ends add up: top the total up to the budget, each time from the
+    # cluster furthest below its target, while the next document brings the total closer
+    goal = float(target.sum())
+    while got.sum() < goal - 1e-9:
+        open_ = [c for c in range(n_clusters) if taken[c] < len(orders[c])]
+        if not open_:
+            break
+        c = max(open_, key=lambda c: (target[c] - got[c], -c))
+        nxt = orders[c][taken[c]]
+        if got.sum() + units[nxt] - goal > goal - got.sum():
+            break
+        selected[nxt] = True
+        taken[c] += 1
+        got[c] += units[nxt]
     return Plan(selected, cluster_weight, target, keys)

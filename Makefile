@@ -9,7 +9,7 @@ export CORPUSFORGE_HOME ?= $(CURDIR)/.corpusforge
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-scoring-labelled bench-decontam bench-rewrite lint clean
+.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-scoring-labelled bench-decontam bench-rewrite bench-selection lint clean
 
 demo: $(STAMP)
 	$(BIN)/corpusforge demo
@@ -37,6 +37,9 @@ bench-rewrite: $(STAMP)
 
 bench-decontam: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.decontam.run
+
+bench-selection: $(STAMP)
+	PYTHONPATH=. $(BIN)/python bench/selection/run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -39,7 +39,7 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
             "(models/kenlm, models/dclm_classifier, models/edu_regressor) after corpus/deduped; `make demo` does it."
         )
     models = ScoringModels.load(config, kenlm_path=paths["kenlm"], dclm_path=paths["dclm"], edu_path=paths["edu"],
-                                embedder=embedder.embedder())
+                                embedder=embedder.embedder(cache_dir=data.state_dir("embeddings")))
     sample = sample_documents(data, "deduped", [category], config.profile.sample_docs, salt="profile")
     profile = detect_profile([t for _, _, t in sample], models.langid, config.profile)
     context.log.info(profile.describe())

@@ -12,10 +12,13 @@ any other spec is a local sentence-transformers directory.
 
 import functools
 import os
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+
+from curation.hashing import short_digest
 
 Embedder = Callable[[list[str]], np.ndarray]
 PACKAGED_MINILM = "packaged:all-minilm-l6-v2"
@@ -62,4 +65,108 @@ def load_embedder(model: str = DEFAULT_EMBEDDER, batch_size: int = 32, max_chars
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    return embed
+
+
+# -- shared by semantic dedup and selection: embeddings spilled to disk, mini-batch k-means, a cache ----------
+
+KMEANS_CHUNK = 4096  # rows of the memmap held at once while fitting / predicting
+
+
+def spill_embeddings(chunks: Iterable[tuple[np.ndarray, list[str]]], embedder: Embedder, path: Path
+                     ) -> tuple[np.ndarray, np.memmap | None]:
+    """Embed ``(rows, texts)`` chunks into an L2-normalised float32 file at ``path``; memory is one chunk.
+
+    Returns (rows in file order, read-only memmap of shape (n, dim)); the memmap is None when nothing came."""
+    rows_list, dim, n = [], None, 0
+    with open(path, "wb") as fh:
+        for rows, texts in chunks:
+            emb = np.asarray(embedder(texts), dtype=np.float32)
+            if emb.ndim != 2 or emb.shape[0] != len(texts):
+                raise ValueError(f"embedder returned shape {emb.shape} for {len(texts)} texts")
+            emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+            dim = emb.shape[1]
+            fh.write(emb.tobytes())
+            rows_list.append(np.asarray(rows, dtype=np.int64))
+            n += len(rows)
+    rows = np.concatenate(rows_list) if rows_list else np.empty(0, dtype=np.int64)
+    if n == 0:
+        return rows, None
+    return rows, np.memmap(path, dtype=np.float32, mode="r", shape=(n, dim))
+
+
+def minibatch_kmeans(emb: np.ndarray, k: int, seed: int = 0, chunk: int = KMEANS_CHUNK,
+                     n_init: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, centres) of sklearn's MiniBatchKMeans fitted by ``partial_fit`` over ``chunk``-row slices of a
+    (memmapped) matrix, so memory is bounded by a chunk, not by the corpus."""
+    from sklearn.cluster import MiniBatchKMeans
+
+    n = emb.shape[0]
+    k = max(1, min(int(k), n))
+    kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=max(1024, k), n_init=n_init)
+    chunk = max(chunk, k)
+    for lo in range(0, n, chunk):
+        part = emb[lo:lo + chunk]
+        if len(part) >= k:
+            kmeans.partial_fit(part)
+    if not hasattr(kmeans, "cluster_centers_"):
+        kmeans.partial_fit(emb[:])
+    labels = np.concatenate([kmeans.predict(emb[lo:lo + chunk]) for lo in range(0, n, chunk)])
+    return labels.astype(np.int64), np.asarray(kmeans.cluster_centers_, dtype=np.float32)
+
+
+class EmbeddingCache:
+    """Vectors by (model, cut text) digest in SQLite (WAL: parallel partitions share one file), so a stage that
+    embeds what an earlier stage already embedded (scoring's edu regressor, then selection) pays once."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=60)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vec BLOB NOT NULL)")
+        self._db.commit()
+        self.hits = 0
+        self.misses = 0
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(keys))
+        for lo in range(0, len(unique), 500):  # SQLite's bound-parameter limit
+            part = unique[lo:lo + 500]
+            rows = self._db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
+            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        self.hits += sum(k in found for k in keys)
+        self.misses += sum(k not in found for k in keys)
+        return found
+
+    def put_many(self, items: list[tuple[str, np.ndarray]]) -> None:
+        self._db.executemany("INSERT OR IGNORE INTO vectors (key, vec) VALUES (?, ?)",
+                             [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in items])
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def cached_embedder(embedder: Embedder, cache: EmbeddingCache, model: str, max_chars: int) -> Embedder:
+    """``embedder`` behind ``cache``: texts are cut to ``max_chars`` (what the embedder sees) and keyed by a
+    stable digest of (model, max_chars, cut text); only the misses are embedded. USE and MiniLM embed each text
+    on its own (no cross-text attention), so a cached vector equals a fresh one."""
+
+    def embed(texts: list[str]) -> np.ndarray:
+        cut = [t[:max_chars] for t in texts]
+        keys = [short_digest(f"{model}\x1f{max_chars}\x1f{t}", 16) for t in cut]
+        found = cache.get_many(keys)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            first = {k: i for i, k in reversed(list(enumerate(keys)))}
+            fresh = np.asarray(embedder([cut[first[k]] for k in missing]), dtype=np.float32)
+            cache.put_many(list(zip(missing, fresh)))
+            found.update(zip(missing, fresh))
+        if not texts:
+            return np.empty((0, 0), dtype=np.float32)
+        return np.stack([found[k] for k in keys]).astype(np.float32)
+
+    embed.cache = cache
     return embed

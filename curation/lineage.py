@@ -83,6 +83,28 @@ def explain_removal(lake: Lake, doc_id: str) -> dict | None:
     return record
 
 
+SELECTION_STAGE = "selected"  # curation/selection/stage.py: its kept documents carry their decision
+_DECISION_COLUMNS = ("category", "topic", "topic_confidence", "quality_weight", "diversity_weight",
+                     "selection_cluster", "sample_weight", "domain")
+
+
+def explain_selection(lake: Lake, doc_id: str) -> dict | None:
+    """The selection stage's decision for a document it kept (weights, cluster, topic), read from its output;
+    None when no selected partition holds the id (a document it did not select has a ``not_selected`` drop)."""
+    files = [str(f) for c in lake.stage_categories(SELECTION_STAGE) for f in lake.files(SELECTION_STAGE, c)]
+    if not files:
+        return None
+    with duckdb.connect() as con:
+        cur = con.execute(f"SELECT {', '.join(_DECISION_COLUMNS)}, text FROM read_parquet(?, union_by_name = true) "
+                          "WHERE id = ? LIMIT 1", [files, doc_id])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    record = dict(zip([*_DECISION_COLUMNS, "text"], row))
+    record["text"] = truncate(record["text"])
+    return record
+
+
 def _parse_detail(detail: str | None):
     """Dedup writes its detail as JSON, other stages as a sentence (e.g. a rule's value vs threshold)."""
     if not detail:
@@ -131,6 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"drop ledger rebuilt: {reindex(lake)} drop records")
     record = explain_removal(lake, args.doc_id)
     if record is None:
+        chosen = explain_selection(lake, args.doc_id)
+        if chosen is not None:
+            print(f"{args.doc_id} ({chosen['category']}) was selected by stage {SELECTION_STAGE!r}: cluster "
+                  f"{chosen['selection_cluster']}, topic {chosen['topic']} (confidence {chosen['topic_confidence']:.3f}), "
+                  f"quality weight {chosen['quality_weight']:.4f}, diversity weight {chosen['diversity_weight']:.4f}, "
+                  f"sample weight {chosen['sample_weight']:.4f}" + (f", domain {chosen['domain']}" if chosen["domain"]
+                                                                    else ""))
+            print(f"  text: {chosen['text']}")
+            return 0
         print(f"{args.doc_id}: not removed by any stage under {lake.home}")
         return 1
     print(f"{record['doc_id']} ({record['category']}) was removed by stage {record['stage']!r}: {record['reason']}")

@@ -6,6 +6,7 @@ from assets.quality_models import dclm_classifier, edu_regressor, kenlm_model
 from assets.raw import raw_corpus
 from assets.rewritten import rewritten_corpus
 from assets.scored import scored_corpus
+from assets.selected import selected_corpus
 from assets.evaluation import eval_table
 from assets.mixture import mixed_corpus, mixture_weights
 from assets.training import trained_checkpoint
@@ -24,6 +25,7 @@ ASSETS = [
     edu_regressor,
     scored_corpus,
     rewritten_corpus,
+    selected_corpus,
     mixture_weights,
     mixed_corpus,
     trained_checkpoint,

@@ -44,7 +44,12 @@ class EmbedderResource(dg.ConfigurableResource):
     # the opening ~1000 characters carry a document's topic; cutting keeps tokenisation cheap
     max_chars: int = 1000
 
-    def embedder(self):
-        from curation.embeddings import load_embedder
+    def embedder(self, cache_dir: Path | None = None):
+        """The embedding callable; with ``cache_dir`` behind an SQLite cache of vectors by text digest there
+        (stages that embed the same texts, scoring then selection, pay once)."""
+        from curation.embeddings import EmbeddingCache, cached_embedder, load_embedder
 
-        return load_embedder(self.model, batch_size=self.batch_size, max_chars=self.max_chars)
+        embed = load_embedder(self.model, batch_size=self.batch_size, max_chars=self.max_chars)
+        if cache_dir is None:
+            return embed
+        return cached_embedder(embed, EmbeddingCache(Path(cache_dir) / "vectors.sqlite"), self.model, self.max_chars)

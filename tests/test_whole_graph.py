@@ -98,7 +98,7 @@ def run_whole_graph(instance, resources):
         run(["ingest", "dedup"], category)
     run(["quality_models"])
     for category in CATEGORIES:
-        run(["scoring", "rewriting"], category)
+        run(["scoring", "rewriting", "selection"], category)
     for stage in stage_partitions.get_partition_keys():  # the curriculum, stage after stage
         final = run(["mixture", "training", "evaluation"], stage)
         mat = final.asset_materializations_for_node("model__eval_table")[0]

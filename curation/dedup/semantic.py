@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.embeddings import Embedder
+from curation.embeddings import Embedder, minibatch_kmeans, spill_embeddings
 
 
 @dataclass
@@ -34,33 +34,12 @@ def semantic_duplicates(
     seed: int = 0,
 ) -> tuple[list[SemanticDuplicate], dict]:
     """Semantic duplicates among the given documents (streamed as (rows, texts) chunks)."""
-    from sklearn.cluster import MiniBatchKMeans
-
-    rows_list, emb_path, dim, n = [], workdir / "embeddings.f32", None, 0
-    with open(emb_path, "wb") as fh:
-        for rows, texts in rows_and_texts:
-            emb = np.asarray(embedder(texts), dtype=np.float32)
-            if emb.ndim != 2 or emb.shape[0] != len(texts):
-                raise ValueError(f"embedder returned shape {emb.shape} for {len(texts)} texts")
-            emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-            dim = emb.shape[1]
-            fh.write(emb.tobytes())
-            rows_list.append(np.asarray(rows, dtype=np.int64))
-            n += len(rows)
+    rows, emb = spill_embeddings(rows_and_texts, embedder, workdir / "embeddings.f32")
+    n = len(rows)
     if n < 2:
         return [], {"docs": n, "clusters": 0}
-    rows = np.concatenate(rows_list)
-    emb = np.memmap(emb_path, dtype=np.float32, mode="r", shape=(n, dim))
     k = max(1, min(n_clusters, n // 2))
-    kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=max(1024, k), n_init=3)
-    chunk = max(4096, k)
-    for lo in range(0, n, chunk):
-        part = emb[lo:lo + chunk]
-        if len(part) >= k:
-            kmeans.partial_fit(part)
-    if not hasattr(kmeans, "cluster_centers_"):
-        kmeans.partial_fit(emb[:])
-    labels = np.concatenate([kmeans.predict(emb[lo:lo + chunk]) for lo in range(0, n, chunk)])
+    labels, _ = minibatch_kmeans(emb, k, seed=seed)
 
     found: list[SemanticDuplicate] = []
     for cluster in np.unique(labels):

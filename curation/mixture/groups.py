@@ -26,10 +26,14 @@ def synthetic_category(category: str, style: str) -> str:
     return validate_category(f"{category}-synthetic-{style}")
 
 
-def document_slice(category: str, style: str | None, mixture_slice: str | None) -> str:
+def document_slice(category: str, style: str | None, mixture_slice: str | None, subdivision: str | None = None) -> str:
+    """The document's slice; ``subdivision`` (the value of the spec's ``slice_by`` column, e.g. its topic)
+    makes it ``<slice>.<subdivision>``."""
     if mixture_slice:
-        return validate_category(mixture_slice)
-    return synthetic_category(category, style) if style else validate_category(category)
+        name = validate_category(mixture_slice)
+    else:
+        name = synthetic_category(category, style) if style else validate_category(category)
+    return validate_category(f"{name}.{subdivision}") if subdivision else name
 
 
 def document_group(lang: str | None, style: str | None, parent_id: str | None) -> str:

@@ -42,7 +42,9 @@ class MixtureSpec:
     # scoring-stage column that orders a ``ppl_ascending`` stage (documents without it go last)
     ppl_column: str = "ppl"
     # optional per-document sampling weight column (the selection stage's ``sample_weight``)
-    weight_column: str = "sample_weight"
+    weight_column: str | None = "sample_weight"
+    # a column whose value subdivides every slice: ``<slice>.<value>`` (e.g. ``topic``, the selection stage's)
+    slice_by: str | None = None
     decontamination: DecontamConfig = field(default_factory=DecontamConfig)
     # held out per category before sampling, never trained on: fraction, then clamped to [min, max] docs
     heldout_fraction: float = 0.05

@@ -216,14 +216,16 @@ def _pool_documents(run: _Run, sources) -> dict[str, _Pool]:
         for batch in batches:
             cols = [_column(batch, c) for c in ("id", "text", "style", "parent_id", "mixture_slice", "lang")]
             categories = _column(batch, "category", label)
-            ppls, weights = _column(batch, spec.ppl_column), _column(batch, spec.weight_column)
+            ppls = _column(batch, spec.ppl_column)
+            weights = _column(batch, spec.weight_column) if spec.weight_column else [None] * batch.num_rows
+            parts = _column(batch, spec.slice_by) if spec.slice_by else [None] * batch.num_rows
             run.docs_in += batch.num_rows
             keep = []
-            for (doc_id, text, style, parent, mslice, lang), category, ppl, weight in zip(
-                zip(*cols), categories, ppls, weights
+            for (doc_id, text, style, parent, mslice, lang), category, ppl, weight, part in zip(
+                zip(*cols), categories, ppls, weights, parts
             ):
                 try:
-                    name = document_slice(category, style, mslice)
+                    name = document_slice(category, style, mslice, part)
                 except InvalidCategoryError as exc:
                     run.drop(doc_id, str(category), "invalid_category", str(exc))
                     continue

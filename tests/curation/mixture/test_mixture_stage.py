@@ -213,10 +213,25 @@ def test_missing_slice_can_be_an_error(sources, spec, tiny_tokenizer, tmp_path):
 
 def test_repo_mixture_config_loads_and_typos_are_refused(tmp_path):
     spec = load_mixture_spec("configs/mixture.yaml")
-    assert spec.sources == ("rewritten",) and spec.default_weight > 0
+    assert spec.sources == ("selected",) and spec.default_weight > 0 and spec.weight_column == "sample_weight"
     assert spec.decontamination.n == 13
     (tmp_path / "typo.yaml").write_text("weights: {a: 1}\ntotal_tokens: 10\nheldout_fraktion: 0.1\n")
     with pytest.raises(MixtureSpecError, match="heldout_fraktion"):
         load_mixture_spec(tmp_path / "typo.yaml")
     with pytest.raises(ValueError, match="invalid category"):
         MixtureSpec(weights={"bad name": 1.0}, total_tokens=10)
+
+
+def test_slice_by_topic_gives_each_topic_its_own_slice_and_weight(sources, spec, tiny_tokenizer, tmp_path):
+    """configs/mixture.yaml's `slice_by: topic`: the selection stage's topic column subdivides slices."""
+    scored = sources["scored/a"][0]
+    topics = ["mathematics_physics" if i % 3 == 0 else "computer_science_engineering" for i in range(scored.num_rows)]
+    by_topic = {"scored/a": [scored.append_column("topic", pa.array(topics))]}
+    weighted = MixtureSpec(**{**spec.__dict__, "slice_by": "topic",
+                              "weights": {"tech_prose.mathematics_physics": 3.0,
+                                          "tech_prose.computer_science_engineering": 1.0}})
+    mixture, stats = build(by_topic, weighted, tiny_tokenizer, tmp_path / "topics", None)
+    cats = stats["categories"]
+    assert set(cats) == {"tech_prose.mathematics_physics", "tech_prose.computer_science_engineering"}
+    assert cats["tech_prose.mathematics_physics"]["target_share"] == pytest.approx(0.75)
+    assert verify.share_report(mixture).violations == []

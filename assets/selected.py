@@ -1,5 +1,6 @@
 import dagster as dg
 
+from assets.checks.thresholds import check_thresholds
 from assets.metadata import md_table
 from assets.partitions import category_partitions
 from assets.selected_checks import SELECTED_CHECK_SPECS, SELECTED_KEY, selected_check_results
@@ -42,7 +43,7 @@ def selected_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embed
                                  taxonomy, out, drops_out, data.work_dir(STAGE, category))
     lake.catalog.record_stage_stats(STAGE, category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     return dg.MaterializeResult(metadata=selection_metadata(stats), check_results=selected_check_results(
-        data, category, stats, taxonomy))
+        data, category, stats, taxonomy, check_thresholds(configs)))
 
 
 def selection_metadata(stats: dict) -> dict:

@@ -104,8 +104,9 @@ def budget_check(stats: dict, bounds: dict) -> dg.AssetCheckResult:
     return verdict(SELECTED_KEY, name, problem, meta)
 
 
-def selected_check_results(lake: Lake, category: str, stats: dict, taxonomy: Taxonomy) -> list[dg.AssetCheckResult]:
-    bounds = check_thresholds()["selected"]
+def selected_check_results(lake: Lake, category: str, stats: dict, taxonomy: Taxonomy,
+                           thresholds: dict | None = None) -> list[dg.AssetCheckResult]:
+    bounds = (thresholds or check_thresholds())["selected"]
     docs, topics, clusters = selected_shares(lake, category)
     return [topic_check(docs, topics, taxonomy, bounds), cluster_check(docs, clusters, stats, bounds),
             budget_check(stats, bounds)]

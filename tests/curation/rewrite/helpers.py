@@ -84,8 +84,8 @@ def by_style(prompt: str, seed: int) -> str:
     doc = doc_slot(prompt)
     sentences = [s.strip() for s in doc.split(". ") if s.strip()]
     if "question-answer pairs" in prompt:
-        return "\n".join(f"Question: What does the text state about {s.split()[1]}?\nAnswer: {s}."
-                         for i, s in enumerate(sentences[:2]))
+        return "\n".join(f"Question: What does the text state about {(s.split() + s.split())[1][:12]}?\nAnswer: {s}."
+                          for s in sentences[:2])
     if "one item per line" in prompt:
         return "\n".join(f"- {s}." for s in sentences[:3])
     if "```python" in prompt:

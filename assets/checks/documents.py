@@ -84,13 +84,14 @@ def drop_rate_check_spec(asset_key: dg.AssetKey, stage: str, what: str = "docume
         "below its min_docs a rate is noise and the check warns that it cannot judge.")
 
 
-def drop_rate_check(asset_key: dg.AssetKey, stats: dict, band: dict, category: str = "") -> dg.AssetCheckResult:
+def drop_rate_check(asset_key: dg.AssetKey, stats: dict, band: dict, category: str = "",
+                    extra: dict | None = None) -> dg.AssetCheckResult:
     """Fails when a stage removed a share of its input outside ``band`` (catches a silent 98 % removal).
     ``band.min_docs`` (optional): below that many inputs a rate is noise (3 of 4): WARN, not judged."""
     docs_in, docs_out = stats["docs_in"], stats["docs_out"]
     rate = 1 - docs_out / docs_in if docs_in else 0.0
     metadata = {"drop_rate": rate, "band": f"{band['min']:.2f}..{band['max']:.2f}", "docs_in": docs_in,
-                "docs_out": docs_out}
+                "docs_out": docs_out, **(extra or {})}
     where = f" for {category}" if category else ""
     min_docs = max(band.get("min_docs", 0), 1)
     if docs_in < min_docs:

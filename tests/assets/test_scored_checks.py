@@ -85,7 +85,19 @@ def test_dedup_drop_rate_band(home, docs_out, passed):
     lake = write_deduped(home, "c", ["alpha beta", "gamma delta"])
     got = {r.check_name: r for r in dedup_check_results(lake, "c", {"docs_in": 100, "docs_out": docs_out})}
     assert got["drop_rate_in_band"].passed is passed
-    assert ("outside band" in got["drop_rate_in_band"].description) is not passed
+    if not passed:
+        assert "dropped 0.99 > band 0.60 for c (99 of 100)" in got["drop_rate_in_band"].metadata["failed"].value
+
+
+def test_dedup_band_judges_within_category_drops_not_copies_of_other_categories(home):
+    """Issue 15.8: the category that loses a race for shared documents must not fail its band."""
+    lake = write_deduped(home, "c", ["alpha beta", "gamma delta"])
+    shared = {"docs_in": 100, "docs_out": 10, "dropped_cross_category": 85, "dropped_within_category": 5}
+    check = {r.check_name: r for r in dedup_check_results(lake, "c", shared)}["drop_rate_in_band"]
+    assert check.passed and check.metadata["cross_category_duplicates"].value == 85
+    assert check.metadata["drop_rate"].value == pytest.approx(5 / 15, rel=1e-3)
+    own = {"docs_in": 100, "docs_out": 10, "dropped_cross_category": 0, "dropped_within_category": 90}
+    assert not {r.check_name: r for r in dedup_check_results(lake, "c", own)}["drop_rate_in_band"].passed
 
 
 def test_dedup_checks_fail_when_an_exact_duplicate_survives(home):

@@ -68,7 +68,8 @@ def long_context_tiny_model(tmp_path):
                             num_heads=2, intermediate_size=64, max_position_embeddings=4096)
 
 
-@pytest.mark.timeout(600)
+# ~2 minutes on 2 idle cores; the bound is for a loaded machine, not a speed target
+@pytest.mark.timeout(1800)
 def test_whole_graph_to_eval_table(home, tmp_path, long_context_tiny_model):
     build_sample_corpus(home / "landing", max_docs_per_category=12, categories=CATEGORIES)
     resources = {

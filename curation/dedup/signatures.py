@@ -3,7 +3,7 @@
 ``SignatureMapper`` is a pure, row-preserving function of a batch of (id, text): either engine runs it
 (curation/compute), so local and Ray give the same columns. ``signature_tables`` streams a partition's
 signature rows in input order. Over shard files it keeps each file's signatures in
-``state/deduped/signatures/<category>/<file>.<sha256>.<index_version>.parquet``, written atomically when the
+``state/deduped/signatures/<category>/<sha256 of the file>.<index_version>.parquet``, written atomically when the
 file's last row is done: that file is the shard's completion marker. A re-run of the category, or a run
 resumed after a kill, reads the signatures of every shard already done and hashes only the others.
 """
@@ -132,7 +132,8 @@ def signature_tables(source: ParquetFiles | Iterable[pa.RecordBatch], mapper: Si
     for leftover in cache.glob(".*.tmp"):  # a killed run's unfinished file (its shard is not done)
         leftover.unlink(missing_ok=True)
     version = mapper.config.index_version
-    targets = [cache / f"{p.name}.{file_sha256(p)[:16]}.{version}.parquet" for p in source.paths]
+    # content-addressed: a renamed or re-ingested but unchanged shard keeps its signatures
+    targets = [cache / f"{file_sha256(p)[:32]}.{version}.parquet" for p in source.paths]
     todo = [i for i, t in enumerate(targets) if not t.exists()]
     fresh = engine.map_files(ParquetFiles.of([source.paths[i] for i in todo], ("id", "text")), mapper)
     position = {i: j for j, i in enumerate(todo)}

@@ -1,4 +1,4 @@
-"""``ray`` gives exactly what ``local`` gives: the same real documents through dedup (signatures on Ray Data,
+"""``ray`` gives exactly what ``local`` gives: the same real documents through ingest (a Ray task per shard), dedup (signatures on Ray Data,
 band join in hash partitions as Ray tasks) and scoring (rules + language ID on Ray Data), every column and
 every drop compared. One local Ray (2 CPUs, 128 MiB object store) serves the module."""
 
@@ -58,7 +58,7 @@ def run_stages(home, engine, band_partitions):
     stats = {}
     scoring = load_scoring_config(REPO_CONFIGS / "scoring.yaml")
     for category in CATEGORIES:
-        ingest_category(lake, category)
+        ingest_category(lake, category, engine=engine)  # shards parsed as Ray tasks with ray
         with PartitionWriter(lake.stage_dir("deduped", category), DOC_SCHEMA) as out, \
                 PartitionWriter(lake.drops_dir("deduped", category), DROP_SCHEMA) as drops:
             stats[category] = dedup_partition(ParquetFiles.of(lake.files("raw", category)), category, lake,
@@ -73,7 +73,7 @@ def run_stages(home, engine, band_partitions):
 
 
 def tables(lake):
-    return {(stage, c): lake.read(stage, c) for stage in ("deduped", "scored") for c in CATEGORIES} | {
+    return {(stage, c): lake.read(stage, c) for stage in ("raw", "deduped", "scored") for c in CATEGORIES} | {
         ("drops", stage, c): pa.concat_tables(pa.parquet.read_table(f) for f in lake.drop_files(stage, c))
         for stage in ("deduped", "scored") for c in CATEGORIES}
 

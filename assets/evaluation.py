@@ -24,6 +24,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 
 @dg.asset(
+    pool="gpu",  # GPU work: one step at a time (dagster_project/automation.py)
     key=EVAL_KEY,
     deps=[CHECKPOINT_KEY, MIXED_KEY],
     partitions_def=stage_partitions,

@@ -59,6 +59,7 @@ def loss_rise(losses: list[float]) -> float:
 
 
 @dg.asset(
+    pool="gpu",  # GPU work: one step at a time (dagster_project/automation.py)
     key=CHECKPOINT_KEY,
     deps=[MIXED_KEY],
     partitions_def=stage_partitions,

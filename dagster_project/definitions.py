@@ -9,6 +9,7 @@ from assets.scored import scored_corpus
 from assets.evaluation import eval_table
 from assets.mixture import mixed_corpus, mixture_weights
 from assets.training import trained_checkpoint
+from dagster_project.automation import automated
 from dagster_project.jobs import ALL_JOBS
 from dagster_project.schedules import category_backfill_schedule, mixture_schedule
 from dagster_project.sensors import new_shard_sensor
@@ -17,7 +18,7 @@ from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource
 
-ASSETS = [
+ASSETS = automated([
     raw_corpus,
     deduped_corpus,
     kenlm_model,
@@ -30,7 +31,7 @@ ASSETS = [
     trained_checkpoint,
     eval_table,
     data_ablation,
-]
+])
 
 
 defs = dg.Definitions(

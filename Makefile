@@ -9,7 +9,7 @@ export CORPUSFORGE_HOME ?= $(CURDIR)/.corpusforge
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-scoring-labelled bench-decontam bench-rewrite lint clean
+.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-scoring-labelled bench-decontam bench-rewrite bench-scale lint clean
 
 demo: $(STAMP)
 	$(BIN)/corpusforge demo
@@ -37,6 +37,9 @@ bench-rewrite: $(STAMP)
 
 bench-decontam: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.decontam.run
+
+bench-scale: $(STAMP)
+	PYTHONPATH=. $(BIN)/python bench/scale/run.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from curation.compute import Engine, LocalEngine
 from curation.document import DOC_SCHEMA, Drop, SkipCounter, drops_to_table, validate_category
 from curation.hashing import file_sha256, short_digest
-from curation.lake import PARTITION_LOCK_TIMEOUT_S, Lake, index_drops, write_parquet_atomic
+from curation.lake import PARTITION_LOCK_TIMEOUT_S, Lake, index_drops, write_parquet_atomic, write_text_atomic
 from curation.readers import DEFAULT_LIMITS, ReadLimits, read_shard, scan_landing
 
 STAGE = "raw"
@@ -202,14 +202,6 @@ def _ingest_shard_task(item: tuple[str, str, str], category: str, out_dir: str, 
     row = _ingest_shard(Path(path), category, shard, digest, Path(out_dir), Path(drops_dir), limits, partial)
     write_text_atomic(Path(markers) / f"{shard_file_stem(shard)}.json", json.dumps(row, sort_keys=True))
     return row, partial.docs_ingested, partial.bytes_read, partial.skip_examples
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def _add_counts(total: dict[str, int], encoded: str | None) -> None:

@@ -101,3 +101,12 @@ def test_ray_output_is_identical_to_local(tmp_path, ray_engine):
     for category in CATEGORIES:
         for key in ("docs_in", "docs_out", "drops_by_reason", "candidate_pairs", "verified_pairs", "docs_signed"):
             assert local_stats[category][key] == ray_stats[category][key], (category, key)
+
+    # and the engine path is today's in-process path: scoring's record-batch stream gives the same rows
+    scoring = load_scoring_config(REPO_CONFIGS / "scoring.yaml")
+    schema = scored_schema(local_lake.read_schema("deduped", "zh_news"))
+    with PartitionWriter(tmp_path / "legacy" / "scored", schema) as out, \
+            PartitionWriter(tmp_path / "legacy" / "drops", DROP_SCHEMA) as drops:
+        score_partition(local_lake.iter_batches("deduped", "zh_news"), "zh_news", scoring, ScoringModels(), out, drops)
+    legacy = pa.concat_tables(pa.parquet.read_table(f) for f in sorted((tmp_path / "legacy" / "scored").glob("*")))
+    assert legacy.to_pylist() == local[("scored", "zh_news")].to_pylist()

@@ -294,6 +294,14 @@ def analyse(report: dict) -> None:
             scaling.append(f"{s}: {per_core(small[s]):,.0f} → {per_core(big[s]):,.0f} docs/s per core from "
                            f"{local_sizes[0]:,} to {local_sizes[-1]:,} docs ({per_core(big[s]) / per_core(small[s]):.2f}×); "
                            f"peak driver RSS {small[s]['peak_rss_driver_mb']:,.0f} → {big[s]['peak_rss_driver_mb']:,.0f} MB")
+    if local_sizes:
+        d = local_sizes[-1]
+        cpu = sum(runs[(d, "local")][s]["cpu_s"] for s in ("ingest", "dedup", "scoring"))
+        scaling.append(f"1,000,000 docs (`--sizes 1000000`, not run here): about {cpu * 1e6 / d / 60:,.0f} CPU-minutes "
+                       f"by the {d:,}-document per-core figures, so ~{cpu * 1e6 / d / 60 / psutil.cpu_count():,.0f} "
+                       f"minutes per engine on these {psutil.cpu_count()} cores if idle (an estimate); its landing "
+                       f"JSONL takes ~{runs[(d, 'local')]['corpus']['bytes'] * 1e6 / d / 1e9:,.1f} GB, and the lake "
+                       "about as much again per stage")
     report["scaling_notes"] = scaling or ["(one size only)"]
     biggest = runs.get((local_sizes[-1], "local")) if local_sizes else None
     if biggest:
@@ -321,7 +329,13 @@ def main(argv=None) -> int:
     parser.add_argument("--engines", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     parser.add_argument("--band-partitions", type=int, default=4, help="hash partitions of the band join with ray")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir, removed)")
+    parser.add_argument("--report-only", action="store_true", help="re-render scale.md from scale.json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        report = json.loads((RESULTS / "scale.json").read_text())
+        analyse(report)
+        (RESULTS / "scale.md").write_text(markdown(report))
+        return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     work = args.work or Path(tempfile.mkdtemp(prefix="cf-scale-"))
     work.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,8 @@ import os
 import random
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -174,50 +176,71 @@ def write_landing(home: Path, base: list[tuple[str, str]], n: int, seed: int = 0
 
 # ---------------------------------------------------------------------------------------------- stages
 
-def run_pipeline(home: Path, engine, band_partitions: int) -> dict:
+STAGES = ("ingest", "dedup", "scoring")
+
+
+def run_stage(home: Path, stage: str, engine_name: str, band_partitions: int) -> dict:
+    """One stage over every category, in this (fresh) process: its peak RSS is the stage's own."""
     lake = Lake(home)
     categories = lake.landing_categories()
-    scoring = load_scoring_config(ROOT / "configs" / "scoring.yaml")
-    out: dict = {}
-
-    def stage(name, fn):
-        with Sampler() as s:
-            docs_in, bytes_in = fn()
-        out[name] = {"wall_s": s.wall, "cpu_s": s.cpu_s, "docs_in": docs_in, "mb_in": bytes_in / 1e6,
-                     "peak_rss_driver_mb": s.peak_self / 2**20, "peak_rss_tree_mb": s.peak_tree / 2**20}
+    t = time.perf_counter()
+    if engine_name == "ray":
+        engine = RayEngine(ComputeConfig(engine="ray", object_store_memory_mb=512)).start()
+    else:
+        engine, band_partitions = LocalEngine(), 1
+    start_s = time.perf_counter() - t
+    extra: dict = {}
 
     def ingest():
         results = [ingest_category(lake, c, engine=engine) for c in categories]
         return sum(r.docs_total for r in results), sum(r.bytes_total for r in results)
 
     def dedup():
-        docs = size = 0
+        docs = size = removed = 0
         for c in categories:
             with PartitionWriter(lake.stage_dir("deduped", c), DOC_SCHEMA) as kept, \
                     PartitionWriter(lake.drops_dir("deduped", c), DROP_SCHEMA) as drops:
                 stats = dedup_partition(ParquetFiles.of(lake.files("raw", c)), c, lake, DedupConfig(), kept, drops,
                                         engine=engine, band_partitions=band_partitions)
-            docs += stats["docs_in"]
-            size += stats["bytes_in"]
-            out.setdefault("dedup_removed", 0)
-            out["dedup_removed"] += stats["docs_in"] - stats["docs_out"]
+            docs, size, removed = docs + stats["docs_in"], size + stats["bytes_in"], removed + stats["docs_in"] - \
+                stats["docs_out"]
+        extra["dedup_removed"] = removed
         return docs, size
 
-    def score():
+    def scoring():
+        scoring_config = load_scoring_config(ROOT / "configs" / "scoring.yaml")
         docs = size = 0
         for c in categories:
             schema = scored_schema(lake.read_schema("deduped", c))
             with PartitionWriter(lake.stage_dir("scored", c), schema) as kept, \
                     PartitionWriter(lake.drops_dir("scored", c), DROP_SCHEMA) as drops:
-                stats = score_partition(ParquetFiles.of(lake.files("deduped", c)), c, scoring, ScoringModels(), kept,
-                                        drops, engine=engine)
-            docs += stats["docs_in"]
-            size += stats["bytes_in"]
+                stats = score_partition(ParquetFiles.of(lake.files("deduped", c)), c, scoring_config, ScoringModels(),
+                                        kept, drops, engine=engine)
+            docs, size = docs + stats["docs_in"], size + stats["bytes_in"]
         return docs, size
 
-    stage("ingest", ingest)
-    stage("dedup", dedup)
-    stage("scoring", score)
+    try:
+        with Sampler() as s:
+            docs_in, bytes_in = {"ingest": ingest, "dedup": dedup, "scoring": scoring}[stage]()
+    finally:
+        engine.close()
+    return {"wall_s": s.wall, "cpu_s": s.cpu_s, "docs_in": docs_in, "mb_in": bytes_in / 1e6, "engine_start_s": start_s,
+            "peak_rss_driver_mb": s.peak_self / 2**20, "peak_rss_tree_mb": s.peak_tree / 2**20, **extra}
+
+
+def run_pipeline(home: Path, engine_name: str, band_partitions: int) -> dict:
+    """The three stages, each in a fresh Python process (so one stage's memory does not count for the next)."""
+    out: dict = {}
+    for stage in STAGES:
+        proc = subprocess.run([sys.executable, __file__, "--stage-run", str(home), stage, engine_name,
+                               str(band_partitions)], capture_output=True, text=True, check=False,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if proc.returncode != 0:
+            raise RuntimeError(f"{stage} on {engine_name} failed:\n{proc.stderr[-3000:]}")
+        out[stage] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["dedup_removed"] = out["dedup"].pop("dedup_removed", 0)
+    out["ray_start_s"] = sum(out[s]["engine_start_s"] for s in STAGES) / len(STAGES)
+    lake = Lake(home)
     out["fingerprint"] = {stage: sorted((c, lake.count(stage, c)) for c in lake.stage_categories(stage))
                           for stage in ("raw", "deduped", "scored")}
     out["scored_ids_digest"] = _ids_digest(lake)
@@ -283,7 +306,7 @@ def analyse(report: dict) -> None:
             wall_ra = sum(ra[s]["wall_s"] for s in ("ingest", "dedup", "scoring"))
             same = lo["fingerprint"] == ra["fingerprint"] and lo["scored_ids_digest"] == ra["scored_ids_digest"]
             notes.append(f"{d:,} docs: ray {wall_ra:.1f} s vs local {wall_lo:.1f} s for the three stages "
-                         f"({wall_ra / wall_lo:.2f}×; Ray start {ra['ray_start_s']:.1f} s more); "
+                         f"({wall_ra / wall_lo:.2f}×; Ray start, {ra['ray_start_s']:.1f} s a stage, not counted); "
                          f"outputs identical (row counts per stage and category, scored ids): {'yes' if same else 'NO'}")
     report["ray_notes"] = notes or ["(no size ran on both engines)"]
     scaling = []
@@ -330,7 +353,12 @@ def main(argv=None) -> int:
     parser.add_argument("--band-partitions", type=int, default=4, help="hash partitions of the band join with ray")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir, removed)")
     parser.add_argument("--report-only", action="store_true", help="re-render scale.md from scale.json")
+    parser.add_argument("--stage-run", nargs=4, metavar=("HOME", "STAGE", "ENGINE", "PARTS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.stage_run:
+        home, stage, engine_name, parts = args.stage_run
+        print(json.dumps(run_stage(Path(home), stage, engine_name, int(parts))))
+        return 0
     if args.report_only:
         report = json.loads((RESULTS / "scale.json").read_text())
         analyse(report)
@@ -353,18 +381,8 @@ def main(argv=None) -> int:
                 home = work / f"{engine_name}-{n}"
                 shutil.rmtree(home, ignore_errors=True)
                 corpus = write_landing(home, base, n)
-                t = time.perf_counter()
-                if engine_name == "ray":
-                    engine = RayEngine(ComputeConfig(engine="ray", object_store_memory_mb=512)).start()
-                    parts = args.band_partitions
-                else:
-                    engine, parts = LocalEngine(), 1
-                start_s = time.perf_counter() - t
-                try:
-                    run = run_pipeline(home, engine, parts)
-                finally:
-                    engine.close()
-                run.update(docs=n, engine=engine_name, corpus=corpus, ray_start_s=start_s)
+                run = run_pipeline(home, engine_name, args.band_partitions)
+                run.update(docs=n, engine=engine_name, corpus=corpus)
                 report["runs"].append(run)
                 print(f"{n:>9,} {engine_name:5s} " + "  ".join(
                     f"{s} {run[s]['wall_s']:.1f}s/{run[s]['cpu_s']:.1f}cpu" for s in ("ingest", "dedup", "scoring")),

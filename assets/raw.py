@@ -5,6 +5,7 @@ from assets.metadata import counts_table, md_table, readable
 from assets.partitions import category_partitions
 from assets.raw_checks import RAW_CHECK_SPECS, raw_check_results
 from curation.ingest import ingest_category
+from resources.compute import ComputeResource
 from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 
@@ -25,9 +26,11 @@ class RawConfig(dg.Config):
     "skipped with file:line and reason and counted as lost documents (or bytes); ignored files are listed.",
 )
 def raw_corpus(context: dg.AssetExecutionContext, config: RawConfig, lake: LakeResource,
-               configs: PipelineConfigs) -> dg.MaterializeResult:
+               configs: PipelineConfigs, compute: ComputeResource) -> dg.MaterializeResult:
     category = context.partition_key
-    result = ingest_category(lake.lake, category, follow_links_outside_landing=config.follow_links_outside_landing)
+    with compute.open() as engine:  # shards parsed as engine tasks (Ray tasks with engine ray)
+        result = ingest_category(lake.lake, category, follow_links_outside_landing=config.follow_links_outside_landing,
+                                 engine=engine)
     context.log.info(
         f"{category}: {result.shards_new} new, {result.shards_changed} changed, {result.shards_unchanged} unchanged, "
         f"{result.shards_removed} removed shards; {result.docs_ingested} docs read, {result.skipped_total} documents "
@@ -60,7 +63,8 @@ def raw_corpus(context: dg.AssetExecutionContext, config: RawConfig, lake: LakeR
             "dagster/row_count": result.docs_total,
             "characters": result.chars_total,
             "shards": result.shards_total,
-            "shards_read_this_run": result.shards_new + result.shards_changed,
+            "shards_read_this_run": result.shards_new + result.shards_changed - result.shards_resumed,
+            "shards_resumed": result.shards_resumed,
             "docs_read_this_run": result.docs_ingested,
             "lost_documents": result.skipped_total,
             "lost_documents_ratio": round(result.skipped_ratio, 4),

@@ -12,6 +12,7 @@ from resources.models import LLMResource
 
 
 @dg.asset(
+    pool="gpu",  # GPU work: one step at a time (dagster_project/automation.py)
     key=["corpus", "rewritten"],
     deps=[dg.AssetKey(["corpus", "scored"])],
     partitions_def=category_partitions,

@@ -6,10 +6,12 @@ from assets.scored_metadata import bar_chart, quantiles_table
 from curation.reference import sample_documents
 from curation.scoring.profiles import detect_profile
 from assets.quality_models import DCLM_KEY, EDU_KEY, KENLM_KEY, trained_model_paths
+from curation.compute import ParquetFiles
 from curation.lake import stage_writers
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
 from assets.scored_checks import SCORED_CHECK_SPECS, scored_check_results
 from assets.partitions import category_partitions
+from resources.compute import ComputeResource
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
@@ -27,7 +29,7 @@ from resources.models import EmbedderResource
     "DCLM + edu classifiers → Nemotron-CC 20 buckets → high/mid/low. Hard-rule failures dropped with the rule name.",
 )
 def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource,
-                  configs: PipelineConfigs) -> dg.MaterializeResult:
+                  configs: PipelineConfigs, compute: ComputeResource) -> dg.MaterializeResult:
     category = context.partition_key
     data = lake.lake
     config = load_scoring_config(configs.path("scoring.yaml"))
@@ -44,9 +46,9 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
     profile = detect_profile([t for _, _, t in sample], models.langid, config.profile)
     context.log.info(profile.describe())
     schema = scored_schema(data.read_schema("deduped", category))
-    with stage_writers(data, "scored", category, schema) as (out, drops_out):
-        stats = score_partition(data.iter_batches("deduped", category), category, config, models, out, drops_out,
-                                profile=profile)
+    with stage_writers(data, "scored", category, schema) as (out, drops_out), compute.open() as engine:
+        stats = score_partition(ParquetFiles.of(data.files("deduped", category)), category, config, models, out,
+                                drops_out, profile=profile, engine=engine)
     lake.catalog.record_stage_stats("scored", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     quality = stats["quality_bucket_fraction"] or {}
     return dg.MaterializeResult(

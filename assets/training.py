@@ -53,6 +53,7 @@ def start_checkpoint(lake: Lake, curriculum, stage: str) -> Path | None:
 
 
 @dg.asset(
+    pool="gpu",  # GPU work: one step at a time (dagster_project/automation.py)
     key=CHECKPOINT_KEY,
     deps=[MIXED_KEY],
     partitions_def=stage_partitions,

@@ -7,7 +7,10 @@ rows removed. What could not be read is written as DROP_SCHEMA rows to ``lake/dr
 (and indexed in the catalog's drop ledger) and counted as lost data: documents where they can
 be counted, input bytes where they cannot, and truncated files, whose loss cannot be measured.
 A run holds the partition's lock (a second run of the category waits or is refused) and
-first removes what a killed run left behind.
+first removes what a killed run left behind. Each finished shard leaves a completion marker (its manifest
+row) in ``state/raw/<category>/done/``, so a killed run resumes after its last completed shard instead of
+reading every shard again; the markers are folded into the manifest at the end of the run. With an engine
+(``curation.compute``), the shards are parsed as engine tasks (Ray tasks with ``ray``), one per shard.
 """
 
 import json
@@ -21,9 +24,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curation.compute import Engine, LocalEngine
 from curation.document import DOC_SCHEMA, Drop, SkipCounter, drops_to_table, validate_category
 from curation.hashing import file_sha256, short_digest
-from curation.lake import PARTITION_LOCK_TIMEOUT_S, Lake, index_drops, write_parquet_atomic
+from curation.lake import PARTITION_LOCK_TIMEOUT_S, Lake, index_drops, write_parquet_atomic, write_text_atomic
 from curation.readers import DEFAULT_LIMITS, ReadLimits, read_shard, scan_landing
 
 STAGE = "raw"
@@ -55,6 +59,7 @@ class IngestResult:
     shards_changed: int = 0
     shards_unchanged: int = 0
     shards_removed: int = 0
+    shards_resumed: int = 0  # completed by a run that was killed before writing the manifest
     docs_ingested: int = 0  # read in this run
     bytes_read: int = 0
     seconds: float = 0.0
@@ -100,19 +105,24 @@ def load_manifest(lake: Lake, category: str) -> dict[str, dict]:
     return {row["shard"]: row for row in pq.read_table(path).to_pylist()}
 
 
+def _markers_dir(lake: Lake, category: str) -> Path:
+    return lake.state_dir(STAGE, category) / "done"
+
+
 def ingest_category(lake: Lake, category: str, limits: ReadLimits = DEFAULT_LIMITS,
                     follow_links_outside_landing: bool = False,
-                    lock_timeout_s: float = PARTITION_LOCK_TIMEOUT_S) -> IngestResult:
+                    lock_timeout_s: float = PARTITION_LOCK_TIMEOUT_S, engine: Engine | None = None) -> IngestResult:
     """Bring ``lake/raw/<category>`` in line with ``landing/<category>``, reading only what changed."""
     validate_category(category)
     with lake.partition_lock(STAGE, category, lock_timeout_s):
         result = IngestResult(category=category, stale_leftovers_removed=lake.remove_stale_leftovers(STAGE, category))
-        _ingest_locked(lake, category, limits, follow_links_outside_landing, result)
+        _ingest_locked(lake, category, limits, follow_links_outside_landing, result, engine or LocalEngine())
         index_drops(lake, STAGE, category)
     return result
 
 
-def _ingest_locked(lake: Lake, category: str, limits: ReadLimits, follow_links: bool, result: IngestResult) -> None:
+def _ingest_locked(lake: Lake, category: str, limits: ReadLimits, follow_links: bool, result: IngestResult,
+                   engine: Engine) -> None:
     started = time.perf_counter()
     landing_dir = lake.landing_dir(category)
     out_dir = lake.stage_dir(STAGE, category)
@@ -124,6 +134,8 @@ def _ingest_locked(lake: Lake, category: str, limits: ReadLimits, follow_links: 
     shards = {str(p.relative_to(landing_dir)): p for p in scan.shards}
     result.shards_total = len(shards)
     new_manifest: dict[str, dict] = {}
+    markers = _markers_dir(lake, category)
+    todo = []
     for shard, path in shards.items():
         digest = file_sha256(path)
         previous = manifest.get(shard)
@@ -135,7 +147,19 @@ def _ingest_locked(lake: Lake, category: str, limits: ReadLimits, follow_links: 
             result.shards_new += 1
         else:
             result.shards_changed += 1
-        new_manifest[shard] = _ingest_shard(path, category, shard, digest, out_dir, drops_dir, limits, result)
+        done = _completed(markers, shard, digest, out_dir)
+        if done is not None:  # parsed by a run that was killed before it wrote the manifest
+            result.shards_resumed += 1
+            new_manifest[shard] = done
+        else:
+            todo.append((str(path), shard, digest))
+    for row, docs, size, examples in engine.map_items(_ingest_shard_task, todo, category=category,
+                                                       out_dir=str(out_dir), drops_dir=str(drops_dir),
+                                                       markers=str(markers), limits=limits):
+        new_manifest[row["shard"]] = row
+        result.docs_ingested += docs
+        result.bytes_read += size
+        result.skip_examples.extend(examples[: max(0, 20 - len(result.skip_examples))])
 
     for shard in set(manifest) - set(shards):  # shard deleted from landing: its rows go too
         result.shards_removed += 1
@@ -145,6 +169,8 @@ def _ingest_locked(lake: Lake, category: str, limits: ReadLimits, follow_links: 
 
     rows = sorted(new_manifest.values(), key=lambda r: r["shard"])
     write_parquet_atomic(_manifest_path(lake, category), pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA))
+    for marker in markers.glob("*.json"):  # folded into the manifest
+        marker.unlink(missing_ok=True)
     for row in rows:
         result.docs_total += row["docs"]
         result.chars_total += row["chars"]
@@ -153,6 +179,29 @@ def _ingest_locked(lake: Lake, category: str, limits: ReadLimits, follow_links: 
         _add_counts(result.lost_bytes_by_reason, row.get("lost_bytes_by_reason"))
         result.unbounded_losses += json.loads(row.get("unbounded_losses") or "[]")
     result.seconds = time.perf_counter() - started
+
+
+def _completed(markers: Path, shard: str, digest: str, out_dir: Path) -> dict | None:
+    """The manifest row a killed run left for this shard, if it finished this very content."""
+    marker = markers / f"{shard_file_stem(shard)}.json"
+    if not marker.is_file() or not (out_dir / f"{shard_file_stem(shard)}.parquet").is_file():
+        return None
+    try:
+        row = json.loads(marker.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return row if row.get("content_hash") == digest and row.get("shard") == shard else None
+
+
+def _ingest_shard_task(item: tuple[str, str, str], category: str, out_dir: str, drops_dir: str, markers: str,
+                       limits: ReadLimits) -> tuple[dict, int, int, list[dict]]:
+    """Parse one shard (an engine task: in this process, or a Ray task); leave its completion marker.
+    Returns (manifest row, documents read, bytes read, skip examples)."""
+    path, shard, digest = item
+    partial = IngestResult(category=category)
+    row = _ingest_shard(Path(path), category, shard, digest, Path(out_dir), Path(drops_dir), limits, partial)
+    write_text_atomic(Path(markers) / f"{shard_file_stem(shard)}.json", json.dumps(row, sort_keys=True))
+    return row, partial.docs_ingested, partial.bytes_read, partial.skip_examples
 
 
 def _add_counts(total: dict[str, int], encoded: str | None) -> None:

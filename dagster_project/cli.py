@@ -22,13 +22,18 @@ def dagster_yaml(cpus: int | None = None) -> str:
     Telemetry off (it tries the network); at most one run per two cores at once (a 2-core
     machine once ran 6 runs together); never two runs of the same category partition at once
     (they would write the same lake folder: the ingest lock makes the second wait anyway,
-    this keeps it queued instead of holding a worker).
+    this keeps it queued instead of holding a worker); one step at a time per run pool (the GPU stages'
+    pool ``gpu``, dagster_project/automation.py).
     """
     cpus = cpus or os.cpu_count() or 1
     return f"""{GENERATED_MARK}
 telemetry:
   enabled: false
 concurrency:
+  pools:
+    # the GPU stages (pool "gpu": generation, training, evaluation, ablation) run one step at a time;
+    # `dagster instance concurrency set gpu N` raises it on a machine with N GPUs
+    default_limit: 1
   runs:
     max_concurrent_runs: {max(1, cpus // 2)}
     tag_concurrency_limits:

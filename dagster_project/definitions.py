@@ -10,14 +10,16 @@ from assets.selected import selected_corpus
 from assets.evaluation import eval_table
 from assets.mixture import mixed_corpus, mixture_weights
 from assets.training import trained_checkpoint
+from dagster_project.automation import automated
 from dagster_project.jobs import ALL_JOBS
 from dagster_project.schedules import category_backfill_schedule, mixture_schedule
 from dagster_project.sensors import new_shard_sensor
+from resources.compute import ComputeResource
 from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource
 
-ASSETS = [
+ASSETS = automated([
     raw_corpus,
     deduped_corpus,
     kenlm_model,
@@ -31,7 +33,7 @@ ASSETS = [
     trained_checkpoint,
     eval_table,
     data_ablation,
-]
+])
 
 
 defs = dg.Definitions(
@@ -40,5 +42,5 @@ defs = dg.Definitions(
     sensors=[new_shard_sensor],
     schedules=[category_backfill_schedule, mixture_schedule],
     resources={"lake": LakeResource(), "embedder": EmbedderResource(), "llm": LLMResource(),
-               "configs": PipelineConfigs()},
+               "configs": PipelineConfigs(), "compute": ComputeResource()},
 )

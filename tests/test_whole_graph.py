@@ -12,6 +12,7 @@ from curation.lm.scratch import build_tiny_llama
 from curation.sample_corpus import build_sample_corpus
 from dagster_project.definitions import ASSETS
 from assets.partitions import category_partitions, stage_partitions
+from resources.compute import ComputeResource
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource
@@ -77,6 +78,7 @@ def test_whole_graph_to_eval_table(home, tmp_path, long_context_tiny_model):
         "embedder": EmbedderResource(),
         "llm": ScriptedLLM(model=str(long_context_tiny_model)),
         "configs": PipelineConfigs(directory=str(small_configs(tmp_path / "configs"))),
+        "compute": ComputeResource(),
     }
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(category_partitions.name, CATEGORIES)

@@ -22,19 +22,19 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from curation.compute import Engine, LocalEngine, ParquetFiles
 from curation.dedup.clusters import clusters_with_survivors, survivor_key
 from curation.dedup.config import DedupConfig
 from curation.dedup.index import DedupIndex
-from curation.dedup.minhash import band_keys, estimated_jaccard, lsh_params, signatures, verify_threshold
-from curation.dedup.normalize import normalize_batch
+from curation.dedup.minhash import estimated_jaccard, lsh_params, verify_threshold
+from curation.dedup.partitioned import partitioned_candidates
 from curation.dedup.semantic import Embedder, semantic_duplicates
-from curation.dedup.shingles import shingle_batch
+from curation.dedup.signatures import TIMERS, SignatureMapper, cache_dir, prune_cache, signature_tables
 from curation.document import Drop, drops_to_table, validate_category
 from curation.lake import Lake, PartitionWriter
 from curation.lineage import find_texts, pairs_markdown, truncate
@@ -45,7 +45,6 @@ EXACT, NEAR, SEMANTIC, EMPTY = "exact_duplicate", "near_duplicate", "semantic_du
 _ROW = "_dedup_row"
 _SAMPLE_PAIRS = 5
 _FETCH_ROWS = 65_536
-_SLICE_BYTES = 1 << 20
 
 
 def _docs_schema(num_perm: int) -> pa.Schema:
@@ -67,15 +66,20 @@ def _sig_matrix(column: pa.Array | pa.ChunkedArray, num_perm: int) -> np.ndarray
 
 
 class _Spill:
-    """Step 1's parquet files: the input (plus a row number), signatures and band keys."""
+    """Step 1's parquet files: signatures and band keys, and the input (plus a row number) unless the input
+    is shard files, which are then read again in the same order (row numbers follow it)."""
 
-    def __init__(self, workdir: Path, config: DedupConfig):
+    def __init__(self, workdir: Path, config: DedupConfig, source: ParquetFiles | None):
+        self.workdir = workdir
         self.input_path, self.docs_path, self.bands_path = (workdir / f for f in
                                                             ("input.parquet", "docs.parquet", "bands.parquet"))
         self.docs = pq.ParquetWriter(self.docs_path, _docs_schema(config.num_perm), compression="lz4")
         self.bands = pq.ParquetWriter(self.bands_path, _BANDS_SCHEMA, compression="lz4")
+        self.source = source
         self.input: pq.ParquetWriter | None = None
         self.input_schema: pa.Schema | None = None
+        if source is not None and source.paths:
+            self.input_schema = pq.read_schema(source.paths[0])
 
     def write_input(self, batch: pa.RecordBatch, rows: np.ndarray) -> None:
         table = pa.Table.from_batches([batch]).append_column(_ROW, pa.array(rows, pa.int64()))
@@ -84,75 +88,80 @@ class _Spill:
             self.input = pq.ParquetWriter(self.input_path, table.schema, compression="lz4")
         self.input.write_table(table.cast(self.input_schema))
 
+    def input_batches(self, columns: list[str] | None = None) -> Iterable[pa.RecordBatch]:
+        """The input again, in order, each batch with its ``_ROW`` column."""
+        if self.source is None:
+            if self.input is None:
+                return
+            cols = None if columns is None else [*columns, _ROW]
+            yield from pq.ParquetFile(self.input_path).iter_batches(columns=cols)
+            return
+        row = 0
+        for path in self.source.paths:
+            for b in pq.ParquetFile(path).iter_batches(columns=columns):
+                yield b.append_column(_ROW, pa.array(np.arange(row, row + b.num_rows, dtype=np.int64)))
+                row += b.num_rows
+
     def close(self) -> None:
         for w in (self.docs, self.bands, self.input):
             if w is not None:
                 w.close()
 
 
-def _slices(batches: Iterable[pa.RecordBatch]) -> Iterable[pa.RecordBatch]:
-    """Input batches cut to ~_SLICE_BYTES of text: the numpy temporaries (several int64 per character) then
-    stay in cache-friendly, reused memory instead of hundreds of MB per batch."""
-    for batch in batches:
-        if batch.num_rows == 0:
-            continue
-        for col in ("id", "text"):
-            if col not in batch.schema.names:
-                raise ValueError(f"dedup input batch has no {col!r} column (columns: {batch.schema.names})")
-        sizes = pc.binary_length(batch.column("text")).fill_null(0).to_numpy(zero_copy_only=False)
-        bounds = np.searchsorted(np.cumsum(sizes), np.arange(_SLICE_BYTES, sizes.sum(), _SLICE_BYTES))
-        start = 0
-        for end in [*np.unique(bounds + 1).tolist(), batch.num_rows]:
-            if end > start:
-                yield batch.slice(start, min(end, batch.num_rows) - start)
-                start = min(end, batch.num_rows)
-
-
-def _signature_pass(batches, category, config, spill, bands, rows, empty_drops, stats) -> int:
+def _signature_pass(batches, category, config, spill, bands, engine, cache, empty_drops, stats) -> int:
+    """Stream the signature rows (``signatures.signature_tables``), number the rows, spill docs and bands."""
+    if not isinstance(batches, ParquetFiles):  # an in-memory stream: keep a copy to write the kept rows from
+        batches = _copied(batches, spill)
+    mapper = SignatureMapper(config, *lsh_params(config.threshold, config.num_perm, config.fp_weight,
+                                                 config.fn_weight))
     next_row = 0
-    for batch in _slices(batches):
-        n = batch.num_rows
+    for table in signature_tables(batches, mapper, engine, cache, stats):
+        n = table.num_rows
         row_ids = np.arange(next_row, next_row + n, dtype=np.int64)
         next_row += n
-        spill.write_input(batch, row_ids)
-        texts = batch.column("text").to_pylist()
-        ids = batch.column("id").to_pylist()
-        texts = ["" if t is None else t for t in texts]
-        stats["bytes_in"] += sum(len(t.encode("utf-8", "surrogatepass")) for t in texts)
-
-        t0 = time.perf_counter()
-        norm = normalize_batch(texts, config)
-        t1 = time.perf_counter()
-        for i in np.flatnonzero(norm.empty):
-            empty_drops.append(Drop(ids[i], category, STAGE, EMPTY, detail="text is empty after normalisation",
-                                    param_version=config.param_version))
-        keep = np.flatnonzero(~norm.empty)
+        stats["bytes_in"] += int(pc.sum(table.column("n_bytes")).as_py() or 0)
+        for name, key in zip(TIMERS, ("seconds_normalise", "seconds_shingle", "seconds_signature")):
+            stats[key] += float(pc.sum(table.column(name)).as_py() or 0.0)
+        empty = table.column("empty").to_numpy(zero_copy_only=False)
+        ids = table.column("doc_id")
+        for i in np.flatnonzero(empty):
+            empty_drops.append(Drop(ids[int(i)].as_py(), category, STAGE, EMPTY,
+                                    detail="text is empty after normalisation", param_version=config.param_version))
+        keep = np.flatnonzero(~empty)
         if len(keep) == 0:
             continue
-        sh = shingle_batch(norm.near_cps, norm.near_lengths, config)
-        t2 = time.perf_counter()
-        sig = signatures(sh.hashes, sh.offsets, config)
-        keys = band_keys(sig, bands, rows)
-        t3 = time.perf_counter()
-        stats["seconds_normalise"] += t1 - t0
-        stats["seconds_shingle"] += t2 - t1
-        stats["seconds_signature"] += t3 - t2
-        stats["shingles"] += len(sh.hashes)
-        stats["docs_char_shingled"] += int(sh.char_mode.sum())
-        stats["docs_shingles_capped"] += int(sh.capped.sum())
-
+        kept = table.take(pa.array(keep))
+        stats["shingles"] += int(pc.sum(kept.column("n_shingles")).as_py())
+        stats["docs_char_shingled"] += int(pc.sum(kept.column("char_mode").cast(pa.int64())).as_py())
+        stats["docs_shingles_capped"] += int(pc.sum(kept.column("capped").cast(pa.int64())).as_py())
         kept_rows = row_ids[keep]
         spill.docs.write_table(pa.table({
-            _ROW: kept_rows, "doc_id": [ids[i] for i in keep], "n_chars": norm.exact_lengths[keep],
-            "exact_hash": pa.array([norm.exact_hashes[i] for i in keep], pa.binary(16)),
-            "sig": pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * config.num_perm), len(keep),
-                                                        [None, pa.py_buffer(np.ascontiguousarray(sig))]),
+            _ROW: kept_rows, "doc_id": kept.column("doc_id"), "n_chars": kept.column("n_chars"),
+            "exact_hash": kept.column("exact_hash"), "sig": kept.column("sig"),
         }, schema=_docs_schema(config.num_perm)))
         spill.bands.write_table(pa.table({
             _ROW: np.repeat(kept_rows, bands), "band": np.tile(np.arange(bands, dtype=np.int16), len(keep)),
-            "key": keys.reshape(-1),
+            "key": _fixed_matrix(kept.column("keys"), np.uint64, bands).reshape(-1),
         }, schema=_BANDS_SCHEMA))
     return next_row
+
+
+def _copied(batches: Iterable[pa.RecordBatch], spill: "_Spill") -> Iterable[pa.RecordBatch]:
+    row = 0
+    for b in batches:
+        if b.num_rows:
+            spill.write_input(b, np.arange(row, row + b.num_rows, dtype=np.int64))
+            row += b.num_rows
+            yield b
+
+
+def _fixed_matrix(column, dtype, width: int) -> np.ndarray:
+    """A fixed-size binary column without nulls -> (n, width) array of ``dtype``."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    data = np.frombuffer(column.buffers()[1], dtype=dtype)
+    start = column.offset * width
+    return data[start:start + len(column) * width].reshape(len(column), width)
 
 
 def _exact_duplicates(con, config) -> None:
@@ -192,7 +201,8 @@ def _verified_pairs(con, sql: str, num_perm: int, min_similarity: float):
     return np.concatenate(keep_a), np.concatenate(keep_b), np.concatenate(keep_s), n_candidates
 
 
-def _near_duplicates(con, config, stats) -> list[dict]:
+def _near_duplicates(con, config, stats, engine: Engine | None = None, band_partitions: int = 1,
+                     workdir: Path | None = None) -> list[dict]:
     """Near-duplicate removals: [{row, doc_id, duplicate_of, similarity, in_index, detail}]."""
     if not config.near:
         return []
@@ -204,14 +214,20 @@ def _near_duplicates(con, config, stats) -> list[dict]:
                row_number() OVER (PARTITION BY nb.band, nb.key ORDER BY nb.{_ROW}) AS rn
         FROM new_bands nb ANTI JOIN exact_drop e ON nb.{_ROW} = e.{_ROW}
     """)
+    if band_partitions > 1 or (engine is not None and engine.name != "local"):
+        new_pairs, idx_pairs, stats["band_join"] = partitioned_candidates(
+            con, engine or LocalEngine(), band_partitions, workdir, window, config.duckdb_memory_limit)
+    else:  # the single DuckDB join (the local default)
+        new_pairs = f"""SELECT DISTINCT x.{_ROW} AS a, y.{_ROW} AS b FROM live_bands x JOIN live_bands y
+                   ON x.band = y.band AND x.key = y.key AND y.rn > x.rn AND y.rn <= x.rn + {window}"""
+        idx_pairs = f"""SELECT DISTINCT l.{_ROW} AS a, i.doc_id AS b FROM live_bands l JOIN bands i
+                   ON l.band = i.band AND l.key = i.key"""
     new_a, new_b, new_s, n_new = _verified_pairs(con, f"""
-        WITH c AS (SELECT DISTINCT x.{_ROW} AS a, y.{_ROW} AS b FROM live_bands x JOIN live_bands y
-                   ON x.band = y.band AND x.key = y.key AND y.rn > x.rn AND y.rn <= x.rn + {window})
+        WITH c AS ({new_pairs})
         SELECT c.a, c.b, da.sig, db.sig FROM c JOIN new_docs da ON da.{_ROW} = c.a JOIN new_docs db ON db.{_ROW} = c.b
     """, config.num_perm, min_sim)
     idx_a, idx_b, idx_s, n_idx = _verified_pairs(con, f"""
-        WITH c AS (SELECT DISTINCT l.{_ROW} AS a, i.doc_id AS b FROM live_bands l JOIN bands i
-                   ON l.band = i.band AND l.key = i.key)
+        WITH c AS ({idx_pairs})
         SELECT c.a, c.b, da.sig, d.sig FROM c JOIN new_docs da ON da.{_ROW} = c.a JOIN docs d ON d.doc_id = c.b
     """, config.num_perm, min_sim)
     stats.update(candidate_pairs=n_new + n_idx, candidate_pairs_vs_index=n_idx,
@@ -280,22 +296,32 @@ def _closest_neighbour(edges: np.ndarray, sims: np.ndarray) -> dict[int, tuple[i
     return {int(both[order[i], 0]): (int(both[order[i], 1]), float(s[order[i]])) for i in first}
 
 
-def _semantic_pass(spill, removed_rows: set[int], keys_by_row, config, embedder, workdir, stats) -> list[dict]:
-    con = duckdb.connect()
-    try:
-        def chunks():
-            sql = f"SELECT {_ROW}, text FROM read_parquet(?) ORDER BY {_ROW}"
-            for b in con.sql(sql, params=[str(spill.input_path)]).to_arrow_reader(config.semantic_batch_size):
-                r = b.column(0).to_numpy()
-                live = np.array([int(x) not in removed_rows for x in r], dtype=bool)
-                texts = [t for t, ok in zip(b.column(1).to_pylist(), live) if ok]
-                if texts:
-                    yield r[live], texts
+def _rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterable[pa.RecordBatch]:
+    """Batches of exactly ``size`` rows (the last may be shorter), in order."""
+    held, n = [], 0
+    for b in batches:
+        held.append(b)
+        n += b.num_rows
+        while n >= size:
+            table = pa.Table.from_batches(held).combine_chunks()
+            yield from table.slice(0, size).to_batches(max_chunksize=size)
+            rest = table.slice(size)
+            held, n = rest.to_batches(), rest.num_rows
+    if n:
+        yield from pa.Table.from_batches(held).combine_chunks().to_batches()
 
-        found, sem_stats = semantic_duplicates(chunks(), keys_by_row, embedder, config.semantic_eps,
-                                               config.semantic_clusters, workdir, seed=config.seed)
-    finally:
-        con.close()
+
+def _semantic_pass(spill, removed_rows: set[int], keys_by_row, config, embedder, workdir, stats) -> list[dict]:
+    def chunks():
+        for b in _rebatch(spill.input_batches(["text"]), config.semantic_batch_size):
+            r = b.column(_ROW).to_numpy()
+            live = np.array([int(x) not in removed_rows for x in r], dtype=bool)
+            texts = [t for t, ok in zip(b.column("text").to_pylist(), live) if ok]
+            if texts:
+                yield r[live], texts
+
+    found, sem_stats = semantic_duplicates(chunks(), keys_by_row, embedder, config.semantic_eps,
+                                           config.semantic_clusters, workdir, seed=config.seed)
     stats["semantic"] = sem_stats
     return [{"row": f.row, "duplicate_of_row": f.duplicate_of_row, "similarity": f.similarity,
              "detail": json.dumps({"method": "semdedup", "kmeans_cluster": f.cluster, "eps": config.semantic_eps})}
@@ -310,11 +336,17 @@ def dedup_partition(
     out: PartitionWriter,
     drops_out: PartitionWriter,
     embedder: Embedder | None = None,
+    engine: Engine | None = None,
+    band_partitions: int = 1,
 ) -> dict:
     """Deduplicate one category partition against itself and every document kept before (any category).
 
-    Writes kept documents (input columns unchanged) to ``out`` and DROP_SCHEMA rows to ``drops_out``;
-    the caller commits both writers. Returns JSON-serialisable stats for the asset's metadata.
+    ``batches``: record batches, or the partition's shard files (``ParquetFiles``): then each file's
+    signatures are kept between runs (``signatures.py``), so a re-run or a resumed run hashes only the shards
+    it has not done. ``engine`` runs the per-document signatures (and the band join when ``band_partitions``
+    > 1 or the engine is Ray); every engine gives the same result. Writes kept documents (input columns
+    unchanged) to ``out`` and DROP_SCHEMA rows to ``drops_out``; the caller commits both writers. Returns
+    JSON-serialisable stats for the asset's metadata.
     """
     validate_category(category)
     if config.semantic and embedder is None:
@@ -330,10 +362,13 @@ def dedup_partition(
              "verified_pairs": 0, "near_clusters": 0}
     workdir = Path(tempfile.mkdtemp(prefix="work-", dir=lake.work_dir(STAGE, category)))  # its next run cleans it
     try:
-        spill = _Spill(workdir, config)
+        source = batches if isinstance(batches, ParquetFiles) else None
+        cache = cache_dir(lake.state_dir(STAGE), category) if source is not None else None
+        spill = _Spill(workdir, config, source)
         empty_drops: list[Drop] = []
         try:
-            stats["docs_in"] = _signature_pass(batches, category, config, spill, bands, rows, empty_drops, stats)
+            stats["docs_in"] = _signature_pass(batches, category, config, spill, bands, engine, cache, empty_drops,
+                                               stats)
         finally:
             spill.close()
         t_sig = time.perf_counter()
@@ -349,7 +384,7 @@ def dedup_partition(
             con.execute("DELETE FROM bands WHERE category = ?", [category])
             _exact_duplicates(con, config)
             exact = con.execute(f"SELECT {_ROW}, doc_id, duplicate_of, in_index FROM exact_drop").fetchall()
-            near = _near_duplicates(con, config, stats)
+            near = _near_duplicates(con, config, stats, engine, band_partitions, workdir)
             # a duplicate of a document another category kept first (issue 15.8: judged apart)
             stats["dropped_cross_category"] = sum(bool(e[3]) for e in exact) + sum(bool(d["in_index"]) for d in near)
             removed_rows = {r for r, *_ in exact} | {d["row"] for d in near}
@@ -383,6 +418,8 @@ def dedup_partition(
         stats["dropped_within_category"] = len(drops) - stats["dropped_cross_category"]
         stats["sample_pairs"] = _sample_pairs(lake, spill, drops)
         stats["sample_pairs_markdown"] = pairs_markdown(stats["sample_pairs"])
+        if cache is not None:  # signatures of shards that left the partition
+            stats["signature_files_pruned"] = prune_cache(cache, stats.pop("signature_cache_files", []))
         t_end = time.perf_counter()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -432,12 +469,10 @@ def _drops(exact, near, semantic, spill, category, config) -> list[Drop]:
 
 
 def _write_kept(spill: _Spill, removed_rows: set[int], n_rows: int, out: PartitionWriter) -> int:
-    if spill.input_schema is None:
-        return 0
     removed = np.zeros(n_rows, dtype=bool)
     removed[list(removed_rows)] = True
     kept = 0
-    for batch in pq.ParquetFile(spill.input_path).iter_batches():
+    for batch in spill.input_batches():
         mask = ~removed[batch.column(_ROW).to_numpy()]
         table = pa.Table.from_batches([batch]).filter(pa.array(mask)).drop_columns([_ROW])
         out.write(table)
@@ -461,8 +496,8 @@ def _sample_pairs(lake: Lake, spill: _Spill, drops: list[Drop]) -> list[dict]:
         return []
     ids = {d.doc_id for d in chosen} | {d.duplicate_of for d in chosen}
     texts = {}
-    for b in pq.ParquetFile(spill.input_path).iter_batches(columns=["id", "text"]):
-        for i, t in zip(b.column(0).to_pylist(), b.column(1).to_pylist()):
+    for b in spill.input_batches(["id", "text"]):
+        for i, t in zip(b.column("id").to_pylist(), b.column("text").to_pylist()):
             if i in ids:
                 texts[i] = t
     missing = ids - texts.keys()

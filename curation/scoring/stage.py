@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from curation.compute import BatchMapper, Engine, ParquetFiles
 from curation.document import DOC_SCHEMA, Drop, drops_to_table, validate_category
 from curation.embeddings import load_embedder
 from curation.lake import PartitionWriter
@@ -133,14 +134,17 @@ def score_partition(
     out: PartitionWriter,
     drops_out: PartitionWriter,
     profile: Profile | None = None,
+    engine: Engine | None = None,
 ) -> dict:
     """Score one category partition; kept rows go to ``out``, drops to ``drops_out`` (not
     committed here: the caller commits both). ``profile``: the category's detected profile (the
     asset detects it on a hash sample of the partition); None detects it on the first documents.
-    Returns JSON-serialisable stats."""
+    With shard files (``ParquetFiles``) and an ``engine``, the rules and language ID run through the
+    engine (``RulesMapper``; Ray Data with ``ray``), with the same result. Returns JSON-serialisable stats."""
     validate_category(category)
     langid = models.langid or LanguageId(config.langid)
-    batches = iter(batches)
+    source = batches if isinstance(batches, ParquetFiles) and engine is not None else None
+    batches = iter(batches.iter_batches() if isinstance(batches, ParquetFiles) else batches)
     if profile is None:
         profile, batches = _profile_from_head(batches, langid, config)
     cat_cfg = config.for_category(category, profile)
@@ -149,8 +153,9 @@ def score_partition(
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".scoring-spill-", dir=out.target_dir.parent) as spill_dir:
         spill_path = Path(spill_dir) / "pass1.parquet"
-        wrote = _score_to_spill(batches, category, config, cat_cfg, expected, models, langid, drops_out,
-                                spill_path, tally)
+        ruled = (_ruled_by_engine(source, engine, category, config, cat_cfg, expected, tally) if source is not None
+                 else ((b, _apply_rules(b, category, config, cat_cfg, expected, langid, tally)) for b in batches))
+        wrote = _score_to_spill(ruled, config, models, drops_out, spill_path, tally)
         ppl_all = tally.values("ppl") if tally.parts["ppl"] else np.empty(0)
         loss_edges = tercile_edges(ppl_all)
         docs_out, loss_counts = _write_with_loss_buckets(spill_path, loss_edges, out) if wrote else (0, Counter())
@@ -170,13 +175,11 @@ def _profile_from_head(batches, langid: LanguageId, config: ScoringConfig):
     return detect_profile(texts, langid, config.profile), itertools.chain(head, batches)
 
 
-def _score_to_spill(batches, category, config, cat_cfg, expected, models, langid, drops_out,
-                    spill_path: Path, tally: _Tally) -> bool:
-    """Pass 1: rules, language ID and model scores per batch; kept rows to the spill file, drops to
-    ``drops_out``. Returns whether anything was spilled."""
+def _score_to_spill(ruled, config, models, drops_out, spill_path: Path, tally: _Tally) -> bool:
+    """Pass 1: per batch, given its rule verdicts (rules, language ID), the model scores; kept rows to the
+    spill file, drops to ``drops_out``. Returns whether anything was spilled."""
     spill: pq.ParquetWriter | None = None
-    for batch in batches:
-        keep, rows, drops = _apply_rules(batch, category, config, cat_cfg, expected, langid, tally)
+    for batch, (keep, rows, drops) in ruled:
         for d in drops:
             tally.drops_by_reason[d.reason] += 1
         if drops:
@@ -361,3 +364,100 @@ def _quantiles(values: np.ndarray) -> dict | None:
         return None
     qs = np.quantile(finite, [0.05, 0.25, 0.5, 0.75, 0.95])
     return {f"p{int(p * 100)}": round(float(q), 4) for p, q in zip([0.05, 0.25, 0.5, 0.75, 0.95], qs)}
+
+
+_VERDICT, _TALLY = "_rules_verdict", "_rules_tally"
+_TALLY_COUNTERS = ("flags_by_rule", "langs", "timings")
+_TALLY_COUNTS = ("docs_in", "bytes_in", "n_mismatch", "n_cjk")
+
+
+class RulesMapper(BatchMapper):
+    """The rules and language ID of ``_apply_rules`` as a row-preserving batch function, for the compute
+    engine: each row gets its verdict as JSON (kept with its rule columns, or dropped with reason and detail);
+    the batch's tally rides on its first row."""
+
+    def __init__(self, category, config, cat_cfg, expected):
+        self.category, self.config, self.cat_cfg, self.expected = category, config, cat_cfg, expected
+        self._langid = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_langid": None}
+
+    def setup(self) -> None:
+        self._langid = LanguageId(self.config.langid)
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        tally = _Tally()
+        batch = table.combine_chunks().to_batches()[0] if table.num_rows else table
+        keep, rows, drops = _apply_rules(batch, self.category, self.config, self.cat_cfg, self.expected,
+                                         self._langid, tally)
+        verdicts: list[str | None] = [None] * table.num_rows
+        for j, i in enumerate(keep):
+            verdicts[i] = json.dumps({"row": {k: v[j] for k, v in rows.items()}})
+        ids = table.column("id").to_pylist()
+        position = {}
+        for i, doc_id in enumerate(ids):
+            position.setdefault(doc_id, []).append(i)
+        taken = {i for i in keep}
+        for d in drops:  # drops come in row order; a repeated id takes its next free row
+            i = next(i for i in position[d.doc_id] if i not in taken)
+            taken.add(i)
+            verdicts[i] = json.dumps({"drop": [d.reason, d.detail]})
+        counts = {k: getattr(tally, k) for k in _TALLY_COUNTS}
+        counts.update({k: dict(getattr(tally, k)) for k in _TALLY_COUNTERS})
+        tallies = [json.dumps(counts)] + [None] * (table.num_rows - 1) if table.num_rows else []
+        return table.append_column(_VERDICT, pa.array(verdicts, pa.string())).append_column(
+            _TALLY, pa.array(tallies, pa.string()))
+
+
+def _ruled_by_engine(source: ParquetFiles, engine: Engine, category, config, cat_cfg, expected, tally: _Tally,
+                     batch_size: int = 2048):
+    """(batch, (keep, rows, drops)) as ``_apply_rules`` gives them, computed by the engine; batches are cut
+    at the same boundaries as ``Lake.iter_batches`` (per file, ``batch_size`` rows), so the model scores
+    that follow see the same batches as in-process."""
+    mapper = RulesMapper(category, config, cat_cfg, expected)
+    held: list[pa.Table] = []
+    current = None
+
+    def emit(tables):
+        table = pa.concat_tables(tables).combine_chunks()
+        for start in range(0, table.num_rows, batch_size):
+            part = table.slice(start, batch_size)
+            yield _decode(part, category, config, tally)
+
+    for i, table in engine.map_files(source, mapper):
+        if current is not None and i != current:
+            yield from emit(held)
+            held = []
+        current = i
+        held.append(table)
+        rows_held = sum(t.num_rows for t in held)
+        if rows_held >= batch_size:
+            whole = pa.concat_tables(held).combine_chunks()
+            cut = rows_held - rows_held % batch_size
+            yield from emit([whole.slice(0, cut)])
+            held = [whole.slice(cut)] if cut < rows_held else []
+    if held:
+        yield from emit(held)
+
+
+def _decode(part: pa.Table, category, config, tally: _Tally):
+    for text in part.column(_TALLY).to_pylist():
+        if text is None:
+            continue
+        counts = json.loads(text)
+        for k in _TALLY_COUNTS:
+            setattr(tally, k, getattr(tally, k) + counts[k])
+        for k in _TALLY_COUNTERS:
+            getattr(tally, k).update(counts[k])
+    verdicts = [json.loads(v) for v in part.column(_VERDICT).to_pylist()]
+    batch = part.drop_columns([_VERDICT, _TALLY]).to_batches()[0] if part.num_rows else None
+    ids = part.column("id").to_pylist()
+    keep = [i for i, v in enumerate(verdicts) if "row" in v]
+    rows: dict[str, list] = {}
+    for i in keep:
+        for k, value in verdicts[i]["row"].items():
+            rows.setdefault(k, []).append(value)
+    drops = [Drop(ids[i], category, STAGE, v["drop"][0], detail=v["drop"][1], param_version=config.version)
+             for i, v in enumerate(verdicts) if "drop" in v]
+    return batch, (keep, rows, drops)

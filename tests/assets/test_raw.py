@@ -8,6 +8,7 @@ from assets.raw import raw_corpus
 from curation.lake import Lake
 from curation.lineage import explain_removal
 from assets.partitions import category_partitions
+from resources.compute import ComputeResource
 from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from tests.conftest import EN_DOCS, ZH_DOCS, write_jsonl
@@ -17,7 +18,8 @@ def materialize_raw(home, category, raise_on_error=True):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(category_partitions.name, [category])
     return dg.materialize(
-        [raw_corpus], instance=instance, partition_key=category, resources={"lake": LakeResource(home=str(home)), "configs": PipelineConfigs()},
+        [raw_corpus], instance=instance, partition_key=category,
+        resources={"lake": LakeResource(home=str(home)), "configs": PipelineConfigs(), "compute": ComputeResource()},
         raise_on_error=raise_on_error,
     )
 

@@ -7,6 +7,7 @@ import dagster as dg
 
 from assets.partitions import category_partitions
 from assets.raw import raw_corpus
+from resources.compute import ComputeResource
 from resources.configs import REPO, PipelineConfigs
 from resources.lake import LakeResource
 
@@ -22,7 +23,8 @@ def materialize_raw(home: Path, category: str, run_config: dict | None = None, c
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(category_partitions.name, [category])
         return dg.materialize([raw_corpus], instance=instance, partition_key=category, raise_on_error=False,
-                              resources={"lake": LakeResource(home=str(home)), "configs": configs},
+                              resources={"lake": LakeResource(home=str(home)), "configs": configs,
+                                         "compute": ComputeResource()},
                               run_config=run_config or None)
 
 

@@ -1,0 +1,274 @@
+"""The two engines behind one interface: ``map_files`` (a row-preserving batch function over shard files,
+streamed back in file and row order) and ``map_items`` (one function call per item, results in item order).
+
+``LocalEngine`` is today's in-process path. ``RayEngine`` runs ``map_files`` as a Ray Data pipeline
+(one reader task per shard file -> ``map_batches`` with the same function, order preserved, blocks in flight
+bounded by the object store) and ``map_items`` as Ray tasks, at most one per CPU in flight. Both call the very same
+``BatchMapper``, so their output is identical; the engine checks that rows come back in order and as many as
+went in, and raises rather than return a reordered result.
+"""
+
+import copyreg
+import os
+import pickle
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curation.compute.config import ComputeConfig
+from curation.hashing import short_digest
+
+
+# Frozen configs hold read-only mappings (MappingProxyType), which pickle cannot serialise by default; Ray ships
+# mappers (and their configs) to workers by pickle, so teach it: a read-only view of a plain dict copy.
+def _read_only(mapping: dict) -> MappingProxyType:
+    return MappingProxyType(mapping)
+
+
+copyreg.pickle(MappingProxyType, lambda m: (_read_only, (dict(m),)))
+
+_PATH = "_cf_source_path"  # each row's shard file, while it travels through a Ray Data pipeline
+_ROOT = Path(__file__).resolve().parents[2]  # the folder holding the curation package
+
+
+@dataclass(frozen=True)
+class ParquetFiles:
+    """Shard files of one stage partition, read in this order (the rows' order is the files' order)."""
+
+    paths: tuple[Path, ...]
+    columns: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, paths: Sequence[Path], columns: Sequence[str] | None = None) -> "ParquetFiles":
+        return cls(tuple(Path(p) for p in paths), tuple(columns) if columns is not None else None)
+
+    def iter_batches(self, batch_size: int = 2048) -> Iterator[pa.RecordBatch]:
+        for path in self.paths:
+            yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=self._columns)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        return self.iter_batches()
+
+    @property
+    def _columns(self) -> list[str] | None:
+        return list(self.columns) if self.columns is not None else None
+
+
+class BatchMapper:
+    """A picklable, row-preserving function over an Arrow table: output row i is about input row i.
+
+    ``setup`` runs once per process before the first call (load models there, not in ``__init__``, so the
+    mapper pickles small). Stages keep their filtering on the driver, which sees every row's verdict."""
+
+    def setup(self) -> None:
+        pass
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        raise NotImplementedError
+
+
+class Engine:
+    name = "engine"
+
+    def map_files(self, source: ParquetFiles, mapper: BatchMapper, batch_size: int | None = None,
+                  ) -> Iterator[tuple[int, pa.Table]]:
+        """(index of the file in ``source.paths``, mapped rows of that file), in file then row order; a file's
+        rows may come in several tables, an empty file yields nothing."""
+        raise NotImplementedError
+
+    def map_items(self, fn: Callable, items: Sequence, **kwargs) -> Iterator:
+        """``fn(item, **kwargs)`` for each item, results in item order (``fn`` must be importable)."""
+        raise NotImplementedError
+
+    @property
+    def cpus(self) -> int:
+        return 1
+
+    def describe(self) -> dict:
+        return {"engine": self.name, "cpus": self.cpus}
+
+    def close(self) -> None:
+        pass
+
+
+class LocalEngine(Engine):
+    """Everything in this process, one batch at a time (memory bounded by a batch)."""
+
+    name = "local"
+
+    def __init__(self, config: ComputeConfig | None = None):
+        self.config = config or ComputeConfig()
+
+    def map_files(self, source, mapper, batch_size=None):
+        mapper.setup()
+        size = batch_size or self.config.batch_size
+        for i, path in enumerate(source.paths):
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=size, columns=source._columns):
+                table = pa.Table.from_batches([batch])
+                yield i, _checked(mapper(table), table.num_rows)
+
+    def map_items(self, fn, items, **kwargs):
+        for item in items:
+            yield fn(item, **kwargs)
+
+    @property
+    def cpus(self) -> int:
+        return os.cpu_count() or 1
+
+
+# Mappers already set up in this (worker) process, by the digest of their pickle: a worker runs many tasks of
+# one pipeline and loads a mapper's models once. Bounded: a long-lived worker serves many pipelines.
+_MAPPERS: dict[str, BatchMapper] = {}
+_MAPPERS_MAX = 8
+
+
+def _apply_mapper(table: pa.Table, mapper: BatchMapper, key: str) -> pa.Table:
+    ready = _MAPPERS.get(key)
+    if ready is None:
+        if len(_MAPPERS) >= _MAPPERS_MAX:
+            _MAPPERS.clear()
+        mapper.setup()
+        ready = _MAPPERS[key] = mapper
+    paths = table.column(_PATH)
+    out = _checked(ready(table.drop_columns([_PATH])), table.num_rows)
+    return out.append_column(_PATH, paths)
+
+
+def _read_file(item: pa.Table, columns: list[str] | None, batch_size: int) -> Iterator[pa.Table]:
+    """A Ray Data stage: the rows of one shard file, ``batch_size`` at a time, each tagged with its path."""
+    for path in item.column(_PATH).to_pylist():
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
+            table = pa.Table.from_batches([batch])
+            yield table.append_column(_PATH, pa.array([path] * table.num_rows, pa.string()))
+
+
+def _checked(out: pa.Table, n_in: int) -> pa.Table:
+    if out.num_rows != n_in:
+        raise RuntimeError(f"a batch mapper must keep its rows (filter on the driver): {n_in} rows in, "
+                           f"{out.num_rows} out")
+    return out
+
+
+def _call(item, fn, kwargs):
+    return fn(item, **kwargs)
+
+
+class RayEngine(Engine):
+    """Ray Data / Ray tasks on an existing cluster (``address``) or on a local Ray started here."""
+
+    name = "ray"
+
+    def __init__(self, config: ComputeConfig):
+        self.config = config
+        self._started = False
+
+    def start(self) -> "RayEngine":
+        try:
+            import ray
+            import ray.data
+        except ImportError as exc:
+            raise RuntimeError("compute engine 'ray' needs Ray: pip install '.[ray]' (ray[data]==2.60.0)") from exc
+        if not ray.is_initialized():
+            if self.config.address:
+                ray.init(address=self.config.address, configure_logging=False)
+            else:
+                # the workers import curation from the same tree as this process (a source checkout too)
+                before = os.environ.get("PYTHONPATH")
+                os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), before) if p)
+                try:
+                    ray.init(num_cpus=self.config.num_cpus, object_store_memory=self.config.object_store_memory_mb
+                             * 2**20, include_dashboard=False, configure_logging=False)
+                finally:
+                    if before is None:
+                        os.environ.pop("PYTHONPATH", None)
+                    else:
+                        os.environ["PYTHONPATH"] = before
+            self._started = True
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True  # output order = input order: identical to local
+        ctx.enable_progress_bars = False
+        return self
+
+    @property
+    def cpus(self) -> int:
+        import ray
+
+        return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    def describe(self) -> dict:
+        import ray
+
+        resources = ray.cluster_resources()
+        return {"engine": self.name, "address": self.config.address or "local Ray", "cpus": self.cpus,
+                "object_store_mb": round(resources.get("object_store_memory", 0) / 2**20),
+                "nodes": len([n for n in ray.nodes() if n.get("Alive")])}
+
+    def map_files(self, source, mapper, batch_size=None):
+        import ray.data
+
+        if not source.paths:
+            return
+        paths = [str(Path(p).resolve()) for p in source.paths]
+        names = pq.read_schema(paths[0]).names
+        if _PATH in names:
+            raise ValueError(f"{paths[0]} has a column named {_PATH!r}, which the Ray engine uses for the file "
+                             "path: rename it (or run with engine local)")
+        index = {p: i for i, p in enumerate(paths)}
+        key = short_digest(pickle.dumps(mapper).hex(), 8)
+        size = batch_size or self.config.batch_size
+        # One reader task per file streaming batch-sized blocks (Ray Data's own read_parquet costs seconds of
+        # planning per pipeline on a small machine), then the mapper as a separate stage: row-level parallelism.
+        ds = ray.data.from_items([{_PATH: p} for p in paths], override_num_blocks=len(paths))
+        ds = ds.map_batches(_read_file, batch_size=1, batch_format="pyarrow",
+                            fn_kwargs={"columns": source._columns, "batch_size": size})
+        ds = ds.map_batches(_apply_mapper, batch_size=size, batch_format="pyarrow",
+                            fn_kwargs={"mapper": mapper, "key": key})
+        last = -1
+        for table in ds.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
+            if table.num_rows == 0:
+                continue
+            files = np.array([index[p] for p in table.column(_PATH).to_pylist()])
+            starts = np.flatnonzero(np.diff(files, prepend=-1))
+            for s, e in zip(starts, [*starts[1:], len(files)]):
+                i = int(files[s])
+                if i < last:
+                    raise RuntimeError(f"Ray returned rows of {paths[i]} after rows of {paths[last]}: order lost")
+                last = i
+                yield i, table.slice(int(s), int(e - s)).drop_columns([_PATH])
+
+    def map_items(self, fn, items, **kwargs):
+        import ray
+
+        remote = ray.remote(num_cpus=1, max_retries=0)(_call)
+        window = max(1, self.cpus)
+        pending: deque = deque()
+        for item in items:
+            pending.append(remote.remote(item, fn, kwargs))
+            if len(pending) >= window:
+                yield ray.get(pending.popleft())
+        while pending:
+            yield ray.get(pending.popleft())
+
+    def close(self) -> None:
+        if self._started:
+            import ray
+
+            ray.shutdown()
+            self._started = False
+
+
+@contextmanager
+def open_engine(config: ComputeConfig) -> Iterator[Engine]:
+    """The engine ``config`` names, started; a local Ray started here is stopped on exit."""
+    engine: Engine = LocalEngine(config) if config.engine == "local" else RayEngine(config).start()
+    try:
+        yield engine
+    finally:
+        engine.close()

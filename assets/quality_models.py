@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from curation.lake import Lake
 from assets.metadata import md_table
-from curation.reference import load_reference, sample_documents, shuffled_words
+from curation.lake import Lake
+from curation.reference import load_reference, sample_documents, shuffled_words, with_paragraphs
 from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource
@@ -88,9 +88,12 @@ def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource,
     config = quality_models_config(configs)
     reference, summary = _reference(lake.lake, config)
     negatives, negatives_are = _negatives(lake.lake, config, reference)
-    path, metrics = train_dclm_fasttext([t for _, _, t in reference], negatives, fresh_model_dir(lake.lake, "dclm"))
+    positives = with_paragraphs([t for _, _, t in reference])  # short positives too: good is not "long"
+    path, metrics = train_dclm_fasttext(positives, negatives, fresh_model_dir(lake.lake, "dclm"))
     context.log.info(f"DCLM fastText: {metrics}")
-    return dg.MaterializeResult(metadata={"path": str(path), "positives": len(reference), "negatives": len(negatives),
+    return dg.MaterializeResult(metadata={"path": str(path), "positives": len(positives),
+                                          "positives_are": f"{len(reference)} reference docs + {len(positives) - len(reference)} "
+                                          "of their paragraphs", "negatives": len(negatives),
                                           "negatives_are": negatives_are, **_reference_metadata(summary),
                                           **_metrics_metadata(metrics)})
 
@@ -106,7 +109,7 @@ def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource, embedde
     cfg = config["edu_regressor"]
     reference, summary = _reference(lake.lake, config)
     negatives, negatives_are = _negatives(lake.lake, config, reference)
-    docs = [t for _, _, t in reference] + negatives
+    docs = with_paragraphs([t for _, _, t in reference]) + negatives
     docs = docs[:: math.ceil(len(docs) / cfg["max_train_docs"])]  # an even spread over both sides
     labels = [rubric_label(t) for t in docs]
     path, metrics = train_edu_regressor(docs, labels, embedder.embedder(), fresh_model_dir(lake.lake, "edu"))

@@ -36,7 +36,8 @@ from curation.scoring.ensemble import (
     to_buckets,
 )
 from curation.scoring.fasttext_dclm import DCLMClassifier
-from curation.scoring.heuristics import apply_rules
+from curation.scoring.gating import gate
+from curation.scoring.heuristics import apply_rules_gated
 from curation.scoring.kenlm_ppl import KenLMScorer
 from curation.scoring.langid import LanguageId, is_mismatch
 from curation.scoring.profiles import Profile, detect_profile
@@ -177,13 +178,13 @@ def _score_to_spill(batches, category, config, cat_cfg, expected, models, langid
     spill: pq.ParquetWriter | None = None
     for batch in batches:
         keep, rows, drops = _apply_rules(batch, category, config, cat_cfg, expected, langid, tally)
+        table = _scored_table(batch, keep, rows, models, config, tally, category, drops) if keep else None
         for d in drops:
             tally.drops_by_reason[d.reason] += 1
         if drops:
             drops_out.write(drops_to_table(drops))
-        if not keep:
+        if table is None:
             continue
-        table = _scored_table(batch, keep, rows, models, config, tally)
         if spill is None:
             spill = pq.ParquetWriter(spill_path, table.schema)
         spill.write_table(table)
@@ -197,7 +198,8 @@ def _apply_rules(batch, category, config, cat_cfg, expected, langid, tally: _Tal
     texts, ids = batch.column("text").to_pylist(), batch.column("id").to_pylist()
     tally.docs_in += len(texts)
     keep: list[int] = []
-    rows: dict[str, list] = {k: [] for k in ("lang", "lang_score", "lang_mismatch", "cjk_fraction", "rule_flags")}
+    rows: dict[str, list] = {k: [] for k in ("lang", "lang_score", "lang_mismatch", "cjk_fraction", "rule_flags",
+                                             "_gated", "_is_cjk")}
     drops: list[Drop] = []
     t0, langid_before = time.perf_counter(), tally.timings["langid"]
 
@@ -210,7 +212,7 @@ def _apply_rules(batch, category, config, cat_cfg, expected, langid, tally: _Tal
             continue
         tally.bytes_in += len(text.encode("utf-8", "surrogatepass"))
         stats = TextStats(text, config.cjk_threshold)
-        hard, soft = apply_rules(stats, cat_cfg.rule_sets)
+        hard, gated, soft = apply_rules_gated(stats, cat_cfg.rule_sets)
         if hard is not None:
             drop(i, hard.rule, hard.detail())
             continue
@@ -223,20 +225,24 @@ def _apply_rules(batch, category, config, cat_cfg, expected, langid, tally: _Tal
             continue
         keep.append(i)
         for key, value in (("lang", lang), ("lang_score", lang_score), ("lang_mismatch", mismatch),
-                           ("cjk_fraction", stats.cjk_fraction), ("rule_flags", json.dumps([f.rule for f in soft]))):
+                           ("cjk_fraction", stats.cjk_fraction), ("rule_flags", [f.rule for f in soft]),
+                           ("_gated", gated), ("_is_cjk", stats.is_cjk)):
             rows[key].append(value)
-        tally.flags_by_rule.update(f.rule for f in soft)
-        tally.langs[lang] += 1
-        tally.n_mismatch += mismatch
-        tally.n_cjk += stats.is_cjk
     tally.timings["rules"] += time.perf_counter() - t0 - (tally.timings["langid"] - langid_before)
     return keep, rows, drops
 
 
-def _scored_table(batch, keep, rows, models, config, tally: _Tally) -> pa.Table:
-    """The kept rows of one batch with every score column (loss_bucket filled in pass 2)."""
+def _scored_table(batch, keep, rows, models, config, tally: _Tally, category: str,
+                  drops: list[Drop]) -> pa.Table | None:
+    """The kept rows of one batch with every score column (loss_bucket filled in pass 2); gated rule
+    failures (gating.py) scoring below high are appended to ``drops``. None when no row is left."""
     scores = _model_scores([batch.column("text")[i].as_py() for i in keep], models, tally.timings)
     buckets = _ensemble(scores, models)
+    keep, rows, scores, buckets = _gated(batch, keep, rows, scores, buckets, config, category, drops)
+    if not keep:
+        return None
+    _tally_kept(rows, tally)
+    rows["rule_flags"] = [json.dumps(flags) for flags in rows["rule_flags"]]
     edu_int = _edu_int(scores["edu"])
     rows.update(
         ppl=scores["ppl"], loss_bucket=[None] * len(keep), dclm_score=scores["dclm"], edu_score=scores["edu"],
@@ -248,6 +254,31 @@ def _scored_table(batch, keep, rows, models, config, tally: _Tally) -> pa.Table:
         if values is not None:
             tally.parts[key].append(values)
     return _kept_table(batch.take(pa.array(keep)), rows)
+
+
+def _gated(batch, keep, rows, scores, buckets, config, category, drops):
+    """Drop the gated failures the ensemble does not rate high; flag the exempt ones."""
+    if not any(g is not None for g in rows["_gated"]):
+        return keep, rows, scores, buckets
+    ids = [batch.column("id")[i].as_py() for i in keep]
+    mask, gate_drops, flags = gate(ids, rows["_gated"], buckets, config.ensemble, category, STAGE, config.version)
+    drops.extend(gate_drops)
+    for i, flag in enumerate(flags):
+        if flag is not None:
+            rows["rule_flags"][i] = [*rows["rule_flags"][i], flag]
+    idx = np.flatnonzero(mask)
+    rows = {k: [v[i] for i in idx] for k, v in rows.items()}
+    scores = {k: (None if v is None else (v[idx] if isinstance(v, np.ndarray) else [v[i] for i in idx]))
+              for k, v in scores.items()}
+    return [keep[i] for i in idx], rows, scores, (buckets[idx] if buckets is not None else None)
+
+
+def _tally_kept(rows, tally: _Tally) -> None:
+    for flags, lang, mismatch, cjk in zip(rows["rule_flags"], rows["lang"], rows["lang_mismatch"], rows["_is_cjk"]):
+        tally.flags_by_rule.update(flags)
+        tally.langs[lang] += 1
+        tally.n_mismatch += mismatch
+        tally.n_cjk += cjk
 
 
 def _write_with_loss_buckets(spill_path: Path, loss_edges, out: PartitionWriter) -> tuple[int, Counter]:

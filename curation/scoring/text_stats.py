@@ -117,7 +117,12 @@ class TextStats:
 
     @cached_property
     def mean_word_length(self) -> float:
+        """Mean length of the space-delimited (non-CJK) words: Gopher's rule is about those, and a CJK
+        character, one word of length 1 here, would pull a mixed document (Chinese prose around English
+        commands) under its 3-character minimum. All words when the text has no CJK character."""
         words = self.words
+        if self.cjk_fraction > 0:
+            words = [w for w in words if len(w) > 1 or not CJK_CHAR_RE.match(w)]
         return sum(map(len, words)) / len(words) if words else 0.0
 
     @cached_property

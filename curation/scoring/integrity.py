@@ -27,7 +27,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from curation.cjk import CJK_CHAR_RE
 from curation.scoring.rules import Failure, RuleSet, above, failures
 from curation.scoring.text_stats import TextStats
 
@@ -39,10 +38,20 @@ ROFF_LINE_RE = re.compile(r"^[.'][ \t]*(?:[A-Za-z][A-Za-z0-9]?|\\\")(?:[ \t]|$)"
 # strings (\*(Tm); not \- or \&, which regular expressions and shell text use too.
 ROFF_ESCAPE_RE = re.compile(r"\\f[BIRP1-4(\[]|\\\([a-zA-Z]{2}|\\\[[a-zA-Z0-9_]+\]|\\\*[(\[]?\w")
 HTML_TAG_RE = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
-TIMESTAMP_LINE_RE = re.compile(
-    r"^\s*[\[(]?(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/]\d{1,2}[-/]\d{2,4}|"
-    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{1,2})[ T]\d{1,2}:\d{2}"
-)
+# Necessary conditions, searched once over the whole text, before the per-line counts: a stripped line can
+# only match ROFF_LINE_RE / TIMESTAMP_LINE_RE where the same characters follow whitespace (or open the text).
+# A text without them skips the per-line loop (its count is 0); one with them is counted line by line.
+_ROFF_ANYWHERE_RE = re.compile(r"(?:^|(?<=\s))[.'][ \t]*(?:[A-Za-z][A-Za-z0-9]?|\\\")(?=\s|$)|"
+                               r"\\f[BIRP1-4(\[]|\\\([a-zA-Z]{2}|\\\[[a-zA-Z0-9_]+\]|\\\*[(\[]?\w")
+_TIMESTAMP = (r"[\[(]?(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/]\d{1,2}[-/]\d{2,4}|"
+              r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+\d{1,2})[ T]\d{1,2}:\d{2}")
+TIMESTAMP_LINE_RE = re.compile(r"^\s*" + _TIMESTAMP)
+_TIMESTAMP_ANYWHERE_RE = re.compile(r"(?:^|(?<=\s))" + _TIMESTAMP)
+# A blob is a run of >= 32 characters of this class (hex is inside it): the cheap test before BLOB_RE
+_BLOB_RUN_RE = re.compile(r"[A-Za-z0-9+/]{32}")
+# Han characters (not kana or Hangul, which no hanzi standard lists: Japanese and Korean text is not rare
+# hanzi): the unified ideographs, extension A, the compatibility block and the supplementary planes
+HAN_RE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 # UTF-8 misread as Latin-1/cp1252 always yields a character in U+00C2..U+00F4 (the lead byte of every
 # multi-byte sequence); text without one cannot carry that mojibake, and ftfy's regex is skipped.
 LATIN1_LEAD_RE = re.compile("[\u00c2-\u00f4]")
@@ -106,9 +115,9 @@ def mojibake_share(text: str, cfg: IntegrityConfig | None = None) -> float:
 
         bad = badness(text)
         if bad:
-            non_ascii = sum(1 for c in text if c > "\x7f")
+            non_ascii = len(text) - len(text.encode("ascii", "ignore"))
             share = max(share, min(1.0, bad / max(1, non_ascii)))
-    hanzi = CJK_CHAR_RE.findall(text)
+    hanzi = HAN_RE.findall(text)
     if len(hanzi) >= cfg.mojibake_min_hanzi:
         common = common_hanzi()
         rare = sum(1 for c in hanzi if c not in common) / len(hanzi)
@@ -137,19 +146,19 @@ def check(stats: TextStats, cfg: IntegrityConfig) -> Iterator[Failure]:
     if cfg.max_mojibake_share is not None:
         yield from failures(above("integrity:mojibake", mojibake_share(text, cfg), cfg.max_mojibake_share))
     if cfg.max_blob_char_frac is not None:
-        blob_chars = sum(len(m) for m in BLOB_RE.findall(text))
+        blob_chars = sum(map(len, BLOB_RE.findall(text))) if _BLOB_RUN_RE.search(text) else 0
         yield from failures(above("integrity:encoded_blob", blob_chars / len(text), cfg.max_blob_char_frac))
     lines = stats.stripped_nonempty_lines
     if not lines:
         return
     if cfg.max_roff_line_frac is not None:
-        roff = sum(1 for line in lines if is_roff_line(line))
+        roff = sum(1 for line in lines if is_roff_line(line)) if _ROFF_ANYWHERE_RE.search(text) else 0
         yield from failures(above("integrity:roff_source", roff / len(lines), cfg.max_roff_line_frac))
     if cfg.max_markup_line_frac is not None:
-        markup = sum(1 for line in lines if HTML_TAG_RE.search(line))
+        markup = sum(1 for line in lines if HTML_TAG_RE.search(line)) if "<" in text else 0
         yield from failures(above("integrity:markup_source", markup / len(lines), cfg.max_markup_line_frac))
     if cfg.max_log_line_frac is not None:
-        logs = sum(1 for line in lines if TIMESTAMP_LINE_RE.match(line))
+        logs = sum(1 for line in lines if TIMESTAMP_LINE_RE.match(line)) if _TIMESTAMP_ANYWHERE_RE.search(text) else 0
         yield from failures(above("integrity:log_lines", logs / len(lines), cfg.max_log_line_frac))
     if cfg.list_min_function_word_frac is not None and len(lines) >= cfg.list_min_lines:
         with_end = sum(1 for line in lines if LINE_SENTENCE_END_RE.search(line)) / len(lines)

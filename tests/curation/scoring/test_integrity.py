@@ -82,3 +82,11 @@ def test_lists_without_sentences_are_dropped_and_wrapped_prose_is_not():
 
 def test_a_rule_set_to_none_is_off():
     assert first(ROFF, IntegrityConfig(max_roff_line_frac=None)) is None
+
+
+def test_japanese_and_korean_are_not_rare_hanzi():
+    # The Debian Administrator's Handbook, ja-JP and ko-KR: the opening of "1. The Debian Project"
+    japanese = "Debian の技術について深く掘り下げる前に、Debian プロジェクトの本質、目的、方針、運営の仕方について少し見てみましょう。"
+    korean = "세부적인 기술에 대해서 알아보기 전에, 데비안 프로젝트가 무엇인지, 그리고 목적, 의미, 활동에 대해서 알아봅시다."
+    assert mojibake_share(japanese) == mojibake_share(korean) == 0
+    assert first(japanese) is None and first(korean) is None

@@ -89,7 +89,7 @@ def semantic_duplicates(
             con.executemany("INSERT INTO sem_vectors VALUES (?, ?, ?, ?)",
                             [(gi.doc_ids[int(rows[i])], gi.category, int(labels[i]),
                               np.asarray(emb[i], dtype=np.float32).tobytes()) for i in part])
-    return found, {"docs": n, "clusters": int(len(centroids)), "centroids_fitted_here": fitted_here,
+    return found, {"docs": n, "clusters": len(centroids), "centroids_fitted_here": fitted_here,
                    "index_vectors_before": int(before), "duplicates_vs_index": len(matched),
                    "duplicates_within": len(found) - len(matched)}
 

@@ -10,7 +10,7 @@ from curation.dedup import DedupConfig, explain_removal
 from curation.dedup.index import DedupIndex
 from curation.dedup.paragraphs import split_paragraphs
 from curation.lineage import main as lineage_cli
-from tests.curation.dedup.helpers import paragraph, peoples_daily, read_drops, run
+from tests.curation.dedup.helpers import paragraph, peoples_daily, run
 from tests.curation.scoring.texts import stdlib_source
 
 COPYRIGHT = " ".join(sys.copyright.split())  # a real licence header, as it opens many pages

@@ -36,7 +36,8 @@ def dedup_config(path: Path, category: str) -> DedupConfig:
     code_version=config_version("dedup.yaml"),  # editing dedup.yaml marks this and downstream stale
     check_specs=DEDUP_CHECK_SPECS,
     description="Exact + MinHash/LSH near-duplicate (+ optional semantic) removal against every document kept "
-    "before, in every category; each removal records which document it duplicates.",
+    "before, in every category, then repeated paragraphs (boilerplate) cut across documents; each removal or "
+    "edit records which document it duplicates.",
 )
 def deduped_corpus(
     context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource, configs: PipelineConfigs,
@@ -74,6 +75,11 @@ def deduped_corpus(
             "docs_hashed_this_run": stats["docs_signed"],
             "docs_signatures_reused": stats["docs_from_cache"],
             "compute": ", ".join(f"{k}: {v}" for k, v in stats["compute"].items()),
+            # multi-granularity: repeated paragraphs cut across documents and categories (paragraphs.py)
+            "paragraphs_cut": stats["paragraph"].get("paragraphs_removed", 0),
+            "paragraphs_cut_vs_earlier_partitions": stats["paragraph"].get("paragraphs_removed_vs_index", 0),
+            "docs_edited_by_paragraph_dedup": stats["paragraph"].get("docs_edited", 0),
+            "semantic_duplicates_of_earlier_partitions": (stats.get("semantic") or {}).get("duplicates_vs_index", 0),
         }),
         check_results=dedup_check_results(data, category, stats, check_thresholds(configs)),
     )

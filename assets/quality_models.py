@@ -7,12 +7,13 @@ from pathlib import Path
 import dagster as dg
 import yaml
 
-from curation.lake import Lake
 from assets.metadata import md_table
-from curation.reference import load_reference, sample_documents, shuffled_words
+from curation.config_keys import refuse_unknown_keys
+from curation.lake import Lake
+from curation.reference import load_reference, sample_documents, shuffled_words, with_paragraphs
 from resources.configs import PipelineConfigs
 from resources.lake import LakeResource
-from resources.models import EmbedderResource
+from resources.models import EmbedderResource, LLMResource
 
 DEDUPED = dg.AssetKey(["corpus", "deduped"])
 KENLM_KEY = dg.AssetKey(["models", "kenlm"])
@@ -88,33 +89,73 @@ def dclm_classifier(context: dg.AssetExecutionContext, lake: LakeResource,
     config = quality_models_config(configs)
     reference, summary = _reference(lake.lake, config)
     negatives, negatives_are = _negatives(lake.lake, config, reference)
-    path, metrics = train_dclm_fasttext([t for _, _, t in reference], negatives, fresh_model_dir(lake.lake, "dclm"))
+    positives = with_paragraphs([t for _, _, t in reference])  # short positives too: good is not "long"
+    path, metrics = train_dclm_fasttext(positives, negatives, fresh_model_dir(lake.lake, "dclm"))
     context.log.info(f"DCLM fastText: {metrics}")
-    return dg.MaterializeResult(metadata={"path": str(path), "positives": len(reference), "negatives": len(negatives),
+    return dg.MaterializeResult(metadata={"path": str(path), "positives": len(positives),
+                                          "positives_are": f"{len(reference)} reference docs + {len(positives) - len(reference)} "
+                                          "of their paragraphs", "negatives": len(negatives),
                                           "negatives_are": negatives_are, **_reference_metadata(summary),
                                           **_metrics_metadata(metrics)})
 
 
 @dg.asset(key=EDU_KEY, deps=[DEDUPED], group_name="quality_models", kinds={"sklearn"},
-          description="FineWeb-Edu-style regressor: multilingual sentence embeddings → Ridge → 0..5; labels from a "
-          "rubric PROXY (text statistics), not an LLM judge.")
+          description="FineWeb-Edu-style regressor: multilingual sentence embeddings → Ridge → 0..5; labels from an "
+          "LLM judge with the rubric in configs/prompts/judges/ when a capable model is configured (vLLM), else "
+          "from the rubric PROXY (text statistics), named so in the metadata.")
 def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource, embedder: EmbedderResource,
-                  configs: PipelineConfigs) -> dg.MaterializeResult:
-    from curation.scoring import rubric_label, train_edu_regressor
+                  configs: PipelineConfigs, llm: LLMResource) -> dg.MaterializeResult:
+    from curation.scoring import train_edu_regressor
 
     config = quality_models_config(configs)
     cfg = config["edu_regressor"]
     reference, summary = _reference(lake.lake, config)
     negatives, negatives_are = _negatives(lake.lake, config, reference)
-    docs = [t for _, _, t in reference] + negatives
+    docs = with_paragraphs([t for _, _, t in reference]) + negatives
     docs = docs[:: math.ceil(len(docs) / cfg["max_train_docs"])]  # an even spread over both sides
-    labels = [rubric_label(t) for t in docs]
-    path, metrics = train_edu_regressor(docs, labels, embedder.embedder(), fresh_model_dir(lake.lake, "edu"))
+    labels, labelled_by, judge_stats = edu_labels(docs, cfg, llm, lake, configs)
+    context.log.info(f"edu labels: {labelled_by}")
+    kept = [(t, label) for t, label in zip(docs, labels) if label is not None]
+    path, metrics = train_edu_regressor([t for t, _ in kept], [label for _, label in kept], embedder.embedder(),
+                                        fresh_model_dir(lake.lake, "edu"))
     context.log.info(f"edu regressor: {metrics}")
     return dg.MaterializeResult(metadata={
-        "path": str(path), "train_docs": len(docs), "embedder": embedder.model, "negatives_are": negatives_are,
-        "labels": "PROXY: FineWeb-Edu-style rubric computed from text statistics (rubric_label), not an LLM judge",
+        "path": str(path), "train_docs": len(kept), "embedder": embedder.model, "negatives_are": negatives_are,
+        "labels": labelled_by, **{f"judge_{k}": v for k, v in judge_stats.items() if not isinstance(v, list)},
         **_reference_metadata(summary), **_metrics_metadata(metrics)})
+
+
+def _proxy_note(why: str) -> str:
+    return f"PROXY: FineWeb-Edu-style rubric computed from text statistics (rubric_label), not an LLM judge ({why})"
+
+
+def edu_labels(docs: list[str], cfg: dict, llm: LLMResource, lake: LakeResource,
+               configs: PipelineConfigs) -> tuple[list, str, dict]:
+    """(0..5 label or None per document, who labelled them, judge figures): the LLM judge when
+    ``edu_regressor.labels`` and the ``llm`` resource allow it (curation/scoring/llm_judge.py), else the
+    rubric proxy."""
+    from curation.lm.generation import resolve_backend_kind
+    from curation.rewrite.cache import GenerationCache
+    from curation.scoring import rubric_label
+    from curation.scoring.llm_judge import approx_params, judge, judge_decision, load_judge_prompt
+
+    judge_cfg = cfg.get("judge") or {}
+    refuse_unknown_keys(judge_cfg, ("prompt", "min_params", "min_parsed_share"), "quality_models.yaml edu_regressor.judge")
+    mode = cfg.get("labels", "auto")
+    kind = resolve_backend_kind(llm.backend) if mode == "auto" else llm.backend
+    params = approx_params(llm.model_dir()) if mode == "auto" and kind == "vllm" else None
+    use, why = judge_decision(mode, kind, params, float(judge_cfg.get("min_params", 1e9)))
+    if not use:
+        return [rubric_label(t) for t in docs], _proxy_note(why), {}
+    prompt = load_judge_prompt(configs.path(judge_cfg.get("prompt", "prompts/judges/edu_rubric.yaml")))
+    backend = llm.make_backend()
+    with GenerationCache.for_lake(lake.lake) as cache:
+        result = judge(docs, backend, prompt, cache)
+    floor = float(judge_cfg.get("min_parsed_share", 0.8))
+    if result.parsed_share < floor:
+        why = f"the judge ended only {result.parsed_share:.2f} of its answers with a score, < {floor}"
+        return [rubric_label(t) for t in docs], _proxy_note(why), result.stats
+    return result.labels, f"LLM judge: {backend.model_id} via {backend.name}, rubric {prompt.path} ({why})", result.stats
 
 
 def trained_model_paths(lake: Lake) -> dict[str, Path | None]:

@@ -63,3 +63,13 @@ def _word_hash(word: str) -> int:
 def word_hashes(words: Sequence[str]) -> np.ndarray:
     """uint64 hash per word, stable across processes (the input of n-gram repetition rules)."""
     return np.fromiter(map(_word_hash, words), dtype=np.uint64, count=len(words))
+
+
+def mix64(values: np.ndarray) -> np.ndarray:
+    """splitmix64's output function (Steele, Lea & Flood 2014) on uint64 values: a fixed bijection of 64-bit
+    integers that spreads small ones (a document's word numbers) over all 64 bits, the same everywhere."""
+    with np.errstate(over="ignore"):
+        z = values.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))

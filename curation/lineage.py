@@ -21,6 +21,8 @@ from curation.catalog import Catalog
 from curation.lake import Lake
 
 _TRUNCATE = 300
+# Ledger reasons that record an edit of a kept document, not a removal (curation/dedup/paragraphs.py)
+EDIT_REASONS = ("paragraph_edit",)
 
 
 def truncate(text: str | None, limit: int = _TRUNCATE) -> str | None:
@@ -68,11 +70,14 @@ def _texts(lake: Lake, catalog: Catalog, ids: list[str]) -> dict[str, str]:
 
 
 def explain_removal(lake: Lake, doc_id: str) -> dict | None:
-    """The drop record of ``doc_id`` plus both texts side by side (truncated); None if it was never removed."""
+    """The drop record of ``doc_id`` plus both texts side by side (truncated); None if no stage removed or
+    edited it. A removal comes before an edit record (``EDIT_REASONS``), the others in ``also_dropped_by``."""
     catalog = _catalog(lake)
     found = catalog.drops_of(doc_id)
     if not found:
         return None
+    # a removal answers before an edit (a document cut by dedup's paragraph step may be dropped later)
+    found.sort(key=lambda r: r["reason"] in EDIT_REASONS)
     record = found[0]
     texts = _texts(lake, catalog, [doc_id] + ([record["duplicate_of"]] if record["duplicate_of"] else []))
     record["detail"] = _parse_detail(record["detail"])
@@ -164,16 +169,23 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         print(f"{args.doc_id}: not removed by any stage under {lake.home}")
         return 1
-    print(f"{record['doc_id']} ({record['category']}) was removed by stage {record['stage']!r}: {record['reason']}")
+    if record["reason"] in EDIT_REASONS:  # kept, but with part of its text cut (dedup's paragraph step)
+        detail = record["detail"] if isinstance(record["detail"], dict) else {}
+        print(f"{record['doc_id']} ({record['category']}) was kept by stage {record['stage']!r} with "
+              f"{detail.get('paragraphs_removed', '?')} of {detail.get('paragraphs', '?')} paragraphs cut as repeats "
+              f"({record['reason']})")
+    else:
+        print(f"{record['doc_id']} ({record['category']}) was removed by stage {record['stage']!r}: {record['reason']}")
     if record["duplicate_of"]:
         sim = "" if record["similarity"] is None else f" (similarity {record['similarity']:.3f})"
-        print(f"  duplicate of {record['duplicate_of']}{sim}")
+        what = "repeated paragraphs kept by" if record["reason"] in EDIT_REASONS else "duplicate of"
+        print(f"  {what} {record['duplicate_of']}{sim}")
     if record["param_version"]:
         print(f"  parameters: {record['param_version']}")
     if record["detail"]:
         detail = record["detail"]
         print(f"  detail: {detail if isinstance(detail, str) else json.dumps(detail, ensure_ascii=False)}")
-    print(f"  removed text: {record['text']}")
+    print(f"  {'text as it came in' if record['reason'] in EDIT_REASONS else 'removed text'}: {record['text']}")
     if record["duplicate_of"]:
         print(f"  kept text:    {record['duplicate_text']}")
     return 0

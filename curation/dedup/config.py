@@ -56,6 +56,16 @@ class DedupConfig:
     semantic_eps: float = 0.01
     semantic_clusters: int = 100  # k; capped at n_docs // 2 for small partitions
     semantic_batch_size: int = 64  # texts per embedder call
+    # Paragraph-level exact dedup across documents (curation/dedup/paragraphs.py; seed 001 多粒度去重, CCNet
+    # §3.1): a paragraph already kept by another document (any category) is cut from later ones.
+    paragraph: bool = True
+    # Paragraphs shorter than this (normalised characters) are never cut: headings, "Returns:", a sign-off
+    # recur in good documents; a navigation block, licence header or cookie banner is longer (our choice).
+    paragraph_min_chars: int = 40
+    paragraph_skip_code: bool = True  # source files keep their repeated blocks (a main guard is code)
+    # SemDeDup across the whole index (semantic.py): new documents are compared with the kept documents of
+    # earlier partitions (every category that runs semantic dedup), cluster by cluster, this many at a time.
+    semantic_index_chunk: int = 4096
     # DuckDB memory cap for the band join, so memory stays flat as the index grows (it spills to disk).
     duckdb_memory_limit: str = "1GB"
 
@@ -63,7 +73,7 @@ class DedupConfig:
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError(f"threshold must be in (0, 1], got {self.threshold}")
         for name in ("num_perm", "ngram", "cjk_ngram", "max_shingles", "bucket_window", "semantic_clusters",
-                     "semantic_batch_size"):
+                     "semantic_batch_size", "paragraph_min_chars", "semantic_index_chunk"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.verify_tolerance_se < 0:

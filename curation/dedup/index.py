@@ -1,4 +1,6 @@
-"""The global, incremental dedup index: kept documents' exact hashes, signatures and LSH band keys.
+"""The global, incremental dedup index: kept documents' exact hashes, signatures and LSH band keys, the
+hashes of their paragraphs (paragraphs.py) and, for categories with semantic dedup, their embeddings with
+their k-means cluster (semantic.py).
 
 Lives in ``state/deduped/index.duckdb``. One partition's update (retire its category's old entries, match
 against every other category, insert its survivors) runs in one DuckDB transaction under an exclusive
@@ -25,6 +27,10 @@ CREATE TABLE IF NOT EXISTS docs (
 );
 CREATE TABLE IF NOT EXISTS bands (band SMALLINT NOT NULL, key UBIGINT NOT NULL, doc_id VARCHAR NOT NULL,
     category VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS paragraphs (hash UBIGINT NOT NULL, doc_id VARCHAR NOT NULL, category VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS sem_centroids (cluster INTEGER NOT NULL, vec BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS sem_vectors (doc_id VARCHAR NOT NULL, category VARCHAR NOT NULL, cluster INTEGER NOT NULL,
+    vec BLOB NOT NULL);
 """
 
 
@@ -93,4 +99,8 @@ class DedupIndex:
                 return {"docs": 0, "bands": 0, "bytes": 0}
             docs = con.execute("SELECT count(*) FROM docs").fetchone()[0]
             bands = con.execute("SELECT count(*) FROM bands").fetchone()[0]
-        return {"docs": docs, "bands": bands, "bytes": self.path.stat().st_size}
+            tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+            extra = {name: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                     for name, table in (("paragraphs", "paragraphs"), ("embeddings", "sem_vectors"))
+                     if table in tables}
+        return {"docs": docs, "bands": bands, **extra, "bytes": self.path.stat().st_size}

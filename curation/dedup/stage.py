@@ -10,9 +10,13 @@
    document of every category), find LSH candidate pairs with a band-key join, verify each pair's
    estimated Jaccard >= threshold minus a standard-error tolerance (minhash.verify_threshold), group verified pairs with union-find, keep one survivor per cluster
    (clusters.py), then insert the survivors into the index.
-3. semantic (optional, no lock): SemDeDup within the partition's survivors; removals leave the index.
-4. write kept documents and one DROP_SCHEMA row per removal (reason exact_duplicate / near_duplicate /
-   semantic_duplicate, duplicate_of, similarity, detail JSON, param_version).
+3. semantic (optional): SemDeDup of the partition's survivors against each other and against the kept
+   documents of earlier partitions (semantic.py); removals leave the index.
+4. paragraphs (paragraphs.py): repeated paragraphs (navigation blocks, licence headers, banners) are cut
+   from every document but the first that kept them, across categories; a document left empty is dropped.
+5. write kept documents (edited texts where paragraphs were cut) and one DROP_SCHEMA row per removal
+   (reason exact_duplicate / near_duplicate / semantic_duplicate / paragraph_duplicate, duplicate_of,
+   similarity, detail JSON, param_version) or edit (paragraph_edit).
 """
 
 import json
@@ -28,13 +32,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.compute import Engine, LocalEngine, ParquetFiles
+from curation.dedup import paragraphs
 from curation.dedup.clusters import clusters_with_survivors, survivor_key
 from curation.dedup.config import DedupConfig
 from curation.dedup.index import DedupIndex
 from curation.dedup.minhash import estimated_jaccard, lsh_params, verify_threshold
 from curation.dedup.partitioned import partitioned_candidates
-from curation.dedup.semantic import Embedder, semantic_duplicates
-from curation.dedup.signatures import TIMERS, SignatureMapper, cache_dir, prune_cache, signature_tables
+from curation.dedup.semantic import Embedder, GlobalIndex, semantic_duplicates
+from curation.dedup.signatures import SignatureMapper, TIMERS, cache_dir, prune_cache, signature_tables
 from curation.document import Drop, drops_to_table, validate_category
 from curation.lake import Lake, PartitionWriter
 from curation.lineage import find_texts, pairs_markdown, truncate
@@ -311,7 +316,8 @@ def _rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterable[pa.Record
         yield from pa.Table.from_batches(held).combine_chunks().to_batches()
 
 
-def _semantic_pass(spill, removed_rows: set[int], keys_by_row, config, embedder, workdir, stats) -> list[dict]:
+def _semantic_pass(spill, removed_rows: set[int], keys_by_row, config, embedder, workdir, stats,
+                   global_index: GlobalIndex | None = None) -> list[dict]:
     def chunks():
         for b in _rebatch(spill.input_batches(["text"]), config.semantic_batch_size):
             r = b.column(_ROW).to_numpy()
@@ -321,10 +327,13 @@ def _semantic_pass(spill, removed_rows: set[int], keys_by_row, config, embedder,
                 yield r[live], texts
 
     found, sem_stats = semantic_duplicates(chunks(), keys_by_row, embedder, config.semantic_eps,
-                                           config.semantic_clusters, workdir, seed=config.seed)
+                                           config.semantic_clusters, workdir, seed=config.seed,
+                                           global_index=global_index)
     stats["semantic"] = sem_stats
-    return [{"row": f.row, "duplicate_of_row": f.duplicate_of_row, "similarity": f.similarity,
-             "detail": json.dumps({"method": "semdedup", "kmeans_cluster": f.cluster, "eps": config.semantic_eps})}
+    return [{"row": f.row, "duplicate_of_row": f.duplicate_of_row, "duplicate_of_doc": f.duplicate_of_doc,
+             "similarity": f.similarity,
+             "detail": json.dumps({"method": "semdedup", "kmeans_cluster": f.cluster, "eps": config.semantic_eps,
+                                   "duplicate_in_index": f.duplicate_of_doc is not None})}
             for f in found]
 
 
@@ -380,8 +389,8 @@ def dedup_partition(
                                                      [category]).fetchone()[0]
             stats["index_docs_retired"] = con.execute("SELECT count(*) FROM docs WHERE category = ?",
                                                       [category]).fetchone()[0]
-            con.execute("DELETE FROM docs WHERE category = ?", [category])
-            con.execute("DELETE FROM bands WHERE category = ?", [category])
+            for table in ("docs", "bands", "paragraphs", "sem_vectors"):  # this category's earlier run retires
+                con.execute(f"DELETE FROM {table} WHERE category = ?", [category])
             _exact_duplicates(con, config)
             exact = con.execute(f"SELECT {_ROW}, doc_id, duplicate_of, in_index FROM exact_drop").fetchall()
             near = _near_duplicates(con, config, stats, engine, band_partitions, workdir)
@@ -400,7 +409,10 @@ def dedup_partition(
         semantic = []
         if config.semantic:
             keys_by_row = _survivor_keys(spill, removed_rows)
-            semantic = _semantic_pass(spill, removed_rows, keys_by_row, config, embedder, workdir, stats)
+            global_index = GlobalIndex(index, category, config.index_version, config.duckdb_memory_limit,
+                                       config.semantic_index_chunk, _doc_ids(spill, list(keys_by_row)))
+            semantic = _semantic_pass(spill, removed_rows, keys_by_row, config, embedder, workdir, stats,
+                                      global_index)
             if semantic:
                 sem_ids = _doc_ids(spill, [s["row"] for s in semantic])
                 with index.update(config.index_version, config.duckdb_memory_limit) as con:
@@ -409,11 +421,19 @@ def dedup_partition(
                     con.execute("DELETE FROM bands WHERE category = ? AND doc_id IN (SELECT d FROM sem)", [category])
                     con.unregister("sem")
                 removed_rows |= set(sem_ids)
+                stats["dropped_cross_category"] += sum(1 for d in semantic if d["duplicate_of_doc"])
         t_sem = time.perf_counter()
 
-        drops = empty_drops + _drops(exact, near, semantic, spill, category, config)
-        stats["docs_out"] = _write_kept(spill, removed_rows, stats["docs_in"], out)
-        drops_out.write(drops_to_table(drops))
+        para = paragraphs.run(spill.input_path if spill.input_schema is not None else None, spill.docs_path,
+                              removed_rows, config, index, category, workdir)
+        removed_rows |= set(para.emptied)
+        para_drops, para_edits = paragraphs.ledger_rows(para, category, STAGE, config)
+        stats["paragraph"] = para.stats
+        t_para = time.perf_counter()
+
+        drops = empty_drops + _drops(exact, near, semantic, spill, category, config) + para_drops
+        stats["docs_out"] = _write_kept(spill, removed_rows, stats["docs_in"], out, para.edits)
+        drops_out.write(drops_to_table(drops + para_edits))
         stats["drops_by_reason"] = _count_reasons(drops)
         stats["dropped_within_category"] = len(drops) - stats["dropped_cross_category"]
         stats["sample_pairs"] = _sample_pairs(lake, spill, drops)
@@ -427,7 +447,7 @@ def dedup_partition(
     total = t_end - t_start
     stats["timings_s"] = {k: round(v, 3) for k, v in {
         "signatures": t_sig - t_start, "match_under_lock": t_match - t_sig, "semantic": t_sem - t_match,
-        "write": t_end - t_sem, "total": total}.items()}
+        "paragraphs": t_para - t_sem, "write": t_end - t_para, "total": total}.items()}
     for k in ("seconds_normalise", "seconds_shingle", "seconds_signature"):
         stats[k] = round(stats[k], 3)
     stats["mb_per_s"] = round(stats["bytes_in"] / 1e6 / total, 3) if total else None
@@ -462,19 +482,25 @@ def _drops(exact, near, semantic, spill, category, config) -> list[Drop]:
     drops += [Drop(d["doc_id"], category, STAGE, NEAR, duplicate_of=d["duplicate_of"], similarity=d["similarity"],
                    detail=d["detail"], param_version=pv) for d in near]
     if semantic:
-        ids = _doc_ids(spill, [s["row"] for s in semantic] + [s["duplicate_of_row"] for s in semantic])
-        drops += [Drop(ids[s["row"]], category, STAGE, SEMANTIC, duplicate_of=ids[s["duplicate_of_row"]],
+        ids = _doc_ids(spill, [s["row"] for s in semantic] + [s["duplicate_of_row"] for s in semantic
+                                                               if s["duplicate_of_row"] is not None])
+        drops += [Drop(ids[s["row"]], category, STAGE, SEMANTIC,
+                       duplicate_of=s["duplicate_of_doc"] or ids[s["duplicate_of_row"]],
                        similarity=s["similarity"], detail=s["detail"], param_version=pv) for s in semantic]
     return drops
 
 
-def _write_kept(spill: _Spill, removed_rows: set[int], n_rows: int, out: PartitionWriter) -> int:
+def _write_kept(spill: _Spill, removed_rows: set[int], n_rows: int, out: PartitionWriter,
+                edits: dict[int, str] | None = None) -> int:
+    if spill.input_schema is None:
+        return 0
     removed = np.zeros(n_rows, dtype=bool)
     removed[list(removed_rows)] = True
     kept = 0
     for batch in spill.input_batches():
         mask = ~removed[batch.column(_ROW).to_numpy()]
-        table = pa.Table.from_batches([batch]).filter(pa.array(mask)).drop_columns([_ROW])
+        table = pa.Table.from_batches([batch]).filter(pa.array(mask))
+        table = paragraphs.edited_table(table, edits or {}).drop_columns([_ROW])
         out.write(table)
         kept += table.num_rows
     return kept

@@ -1,16 +1,19 @@
-"""English and Chinese documentation from Debian packages (OFFLINE.md), used only when installed.
+"""English and Chinese documentation from Debian packages (OFFLINE.md), used only when installed: the
+Python reST docs, the Debian Reference and the Debian Administrator's Handbook.
 
 ``root`` is the filesystem root the packages live under (``/`` normally; a test or a user with an
 unpacked ``.deb`` tree points it elsewhere).
 """
 
 import gzip
+import html.parser
 import re
 import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+from curation.cjk import CJK_CHAR_RE
 from curation.document import SkipCounter
 from curation.sample_corpus.provenance import SampleDoc, SourceUnavailable, debian_provenance
 from curation.sample_corpus.python_sources import MAX_FILE_BYTES
@@ -103,3 +106,77 @@ def split_reference_sections(lines: list[str]) -> Iterator[tuple[str, str]]:
         else:
             body.append(line)
     yield heading, textwrap.dedent("\n".join(body)).strip()
+
+
+DEBIAN_HANDBOOK = "usr/share/doc/debian-handbook/html/{lang}"
+# A handbook page with fewer paragraphs in its own language than this is a chapter's title page, an
+# index or a page left untranslated.
+MIN_HANDBOOK_PARAGRAPHS = 5
+
+
+class _HandbookPage(html.parser.HTMLParser):
+    """The text of a handbook page's ``div.para`` blocks (its prose) and of its table-of-contents links."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.paragraphs: list[str] = []
+        self.toc: list[str] = []
+        self._depth = 0  # nesting of divs inside a para div
+        self._buf: list[str] = []
+        self._in_toc = 0
+        self._link: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        cls = dict(attrs).get("class") or ""
+        if tag == "div":
+            if self._depth:
+                self._depth += 1
+            elif cls == "para":
+                self._depth, self._buf = 1, []
+        if tag in ("div", "dl") and cls == "toc":
+            self._in_toc += 1
+        if tag == "a" and self._in_toc:
+            self._link = []
+
+    def handle_endtag(self, tag):
+        if tag == "div" and self._depth:
+            self._depth -= 1
+            if not self._depth and (text := " ".join("".join(self._buf).split())):
+                self.paragraphs.append(text)
+        if tag == "a" and self._link is not None:
+            if text := " ".join("".join(self._link).split()):
+                self.toc.append(text)
+            self._link = None
+
+    def handle_data(self, data):
+        if self._depth:
+            self._buf.append(data)
+        if self._link is not None:
+            self._link.append(data)
+
+
+def handbook_pages(lang: str, *, root: Path = Path("/")) -> Iterator[tuple[str, list[str], list[str]]]:
+    """(page name, paragraphs, table-of-contents entries) of each page of the Debian Administrator's
+    Handbook in ``lang`` (``en-US``, ``zh-CN``, ``zh-TW`` …)."""
+    base = root / DEBIAN_HANDBOOK.format(lang=lang)
+    if not base.is_dir():
+        raise _not_installed("debian-handbook", base)
+    for path in sorted(base.glob("*.html")):
+        page = _HandbookPage()
+        page.feed(path.read_text(encoding="utf-8", errors="replace"))
+        yield path.stem, page.paragraphs, page.toc
+
+
+def debian_handbook(lang: str, category: str, skips: SkipCounter, *, root: Path = Path("/")) -> Iterator[SampleDoc]:
+    """The Debian Administrator's Handbook in ``lang``, one document per section page: its paragraphs in
+    the page's language (translated pages keep a few English paragraphs; those are left out)."""
+    pages = handbook_pages(lang, root=root)
+    prov = debian_provenance(root, "debian-handbook", fallback_license="GPL-2+ OR CC-BY-SA-3.0")
+    chinese = lang.startswith("zh")
+    for name, paragraphs, _ in pages:
+        keep = [p for p in paragraphs if (len(CJK_CHAR_RE.findall(p)) >= 0.3 * len(p.replace(" ", ""))) == chinese]
+        rel = f"{DEBIAN_HANDBOOK.format(lang=lang)}/{name}.html"
+        if not name.startswith("sect.") or len(keep) < MIN_HANDBOOK_PARAGRAPHS:
+            skips.add("too_short", rel, None, f"{len(keep)} paragraphs")
+            continue
+        yield prov.doc(f"{category}:debian-handbook.{lang}/{name}", "\n\n".join(keep), rel)

@@ -55,7 +55,7 @@ def check(stats: TextStats, cfg: C4Config) -> Iterator[Failure]:
         if not line.endswith(TERMINAL_PUNCTUATION) or line.endswith("..."):
             continue
         words = WORD_RE.findall(line)
-        if len(words) < cfg.min_words_per_line or any(len(w) > cfg.max_word_length for w in words):
+        if len(words) < cfg.min_words_per_line or max(map(len, words)) > cfg.max_word_length:
             continue
         lower = line.lower()
         if cfg.drop_lorem_ipsum and "lorem ipsum" in lower:

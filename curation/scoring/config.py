@@ -25,12 +25,12 @@ from curation.cjk import CJK_SHARE
 from curation.config_keys import refuse_unknown_keys
 from curation.document import validate_category
 from curation.scoring.ensemble import EnsembleConfig
-from curation.scoring.heuristics import RULE_SETS, RuleSelection
+from curation.scoring.heuristics import MODES, RULE_SETS, RuleSelection
 from curation.scoring.kenlm_ppl import KenLMConfig
 from curation.scoring.langid import LangIdConfig
 from curation.scoring.profiles import KINDS, LENGTHS, Profile, ProfileConfig
 
-SCORING_LOGIC_VERSION = "2"
+SCORING_LOGIC_VERSION = "3"
 PROFILE_KEYS = tuple(f"{kind}-{length}" for kind in KINDS for length in LENGTHS)
 
 
@@ -109,8 +109,8 @@ def _category(name: str, spec: Mapping[str, Any], global_overrides: Mapping, sou
             raise ValueError(f"{where}: unknown rule set {rs_name!r}; known: {sorted(RULE_SETS)}")
         entry = {"mode": entry} if isinstance(entry, str) else dict(entry or {})
         mode = entry.pop("mode", "hard")
-        if mode not in ("hard", "soft"):
-            raise ValueError(f"{where}.{rs_name}: mode must be 'hard' or 'soft', got {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"{where}.{rs_name}: mode must be one of {list(MODES)}, got {mode!r}")
         params = {**(global_overrides.get(rs_name) or {}), **entry}
         rs_config = _build(RULE_SETS[rs_name].config_cls, params, f"{where}.{rs_name}")
         selections.append(RuleSelection(rs_name, mode, rs_config))

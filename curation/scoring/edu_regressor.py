@@ -4,10 +4,11 @@ small encoder + a linear head, trained on 0..5 annotations, rounded to an intege
 FineWeb-Edu's labels come from Llama-3-70B following an additive 5-point prompt. On CPU with
 only SmolLM2-135M here, an LLM annotator is not credible (a 135M model does not follow a
 5-point rubric, and it costs ~2 s a document), so the default labels are a *documented proxy*:
-``rubric_label`` awards the prompt's additive points from measurable signals (substance,
-cleanliness, explanation, structure, integrity). The regressor distils that rubric
+``rubric_label`` awards the prompt's additive points from measurable signals (readable, clean,
+informative, explanatory, developed; none rewards length alone). The regressor distils that rubric
 into the embedding space, so it generalises past the exact surface cues. A caller with a real
-annotator passes its labels (or any ``text -> int`` callable) instead.
+annotator passes its labels (or any ``text -> int`` callable) instead: curation/scoring/llm_judge.py
+labels a sample with the rubric prompt through the ``llm`` resource when a capable model is configured.
 
 The embedder is injectable: any ``Callable[[list[str]], np.ndarray]``; ``curation.embeddings.load_embedder()`` is
 Google's universal-sentence-encoder-multilingual v3 (16 languages, Chinese included) from the
@@ -54,23 +55,37 @@ EXPLANATION_MARKERS = (
 )
 
 
+# Gopher's quality rules without their length window: the rubric judges what a text is, not how long
+# it is (Nemotron-CC, seed 003: short high-quality text must not lose for being short)
+_GOPHER_ANY_LENGTH = gopher_quality.GopherQualityConfig(min_doc_words=None, min_stop_words=None)
+_REPETITION = gopher_repetition.GopherRepetitionConfig()
+_INTEGRITY = integrity.IntegrityConfig()
+_PROFILE = ProfileConfig()
+# A complete sentence: this many words before its end (CJK: characters / 1.7)
+MIN_SENTENCE_WORDS = 6
+
+
 def rubric_label(text: str) -> int:
-    """PROXY for FineWeb-Edu's additive prompt, one point per measurable signal (0..5): substance
-    (≥ 50 words; CJK characters / 1.7), clean (passes Gopher quality + repetition), explanatory (≥ 2
-    explanation markers), structured (≥ 5 sentences), readable prose (no text-integrity failure —
-    mojibake, encoded blobs, markup source, log lines — and not mostly code lines: the rubric rates
-    educational prose). Where a document comes from earns nothing."""
+    """PROXY for FineWeb-Edu's additive 0-5 prompt (configs/prompts/edu_rubric.yaml is the real one, for an
+    LLM judge), one point per measurable signal, none of them rewarding length alone:
+    readable (no text-integrity failure — mojibake, blobs, markup, logs, lists without sentences — and not
+    mostly code lines: the rubric rates prose), clean (Gopher's quality and repetition rules, without
+    their 50-word minimum), informative (a complete sentence of >= 6 words), explanatory (an explanation
+    marker: "for example", "because", "因此" …; two from 100 words), developed (>= 5 sentences: an
+    extended explanation, FineWeb-Edu's upper points). Where a document comes from earns nothing."""
     stats = TextStats(text)
     lower = text.lower()
     words = len(stats.words) / (1.7 if stats.is_cjk else 1.0)
+    readable = next(integrity.check(stats, _INTEGRITY), None) is None and not is_code(stats, _PROFILE)
+    clean = (next(gopher_quality.check(stats, _GOPHER_ANY_LENGTH), None) is None
+             and next(gopher_repetition.check(stats, _REPETITION), None) is None)
+    markers = sum(lower.count(m) for m in EXPLANATION_MARKERS)
     points = [
-        words >= 50,
-        next(gopher_quality.check(stats, gopher_quality.GopherQualityConfig()), None) is None
-        and next(gopher_repetition.check(stats, gopher_repetition.GopherRepetitionConfig()), None) is None,
-        sum(lower.count(m) for m in EXPLANATION_MARKERS) >= 2,
+        readable,
+        clean,
+        readable and words >= MIN_SENTENCE_WORDS and stats.n_sentences >= 1,
+        markers >= (2 if words >= 100 else 1),
         stats.n_sentences >= 5,
-        next(integrity.check(stats, integrity.IntegrityConfig()), None) is None
-        and not is_code(stats, ProfileConfig()),
     ]
     return int(sum(points))
 

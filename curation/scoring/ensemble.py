@@ -21,6 +21,10 @@ class EnsembleConfig:
     # folded into three: high = high + medium-high, mid = medium + medium-low, low = low.
     high_min_bucket: int = 18
     mid_min_bucket: int = 7
+    # gated rules (gating.py): a high document is exempt from a failure within this factor of the rule's
+    # threshold (0.31 duplicate lines against Gopher's 0.30); past it (30 copies of one line: 0.97) the
+    # document is what the rule targets and drops however it scores. None: every failure is exempt.
+    gate_exempt_within: float | None = 2.0
 
     def __post_init__(self):
         if not 0 <= self.mid_min_bucket <= self.high_min_bucket <= N_BUCKETS - 1:
@@ -28,6 +32,9 @@ class EnsembleConfig:
                 f"ensemble thresholds must satisfy 0 <= mid_min_bucket <= high_min_bucket <= 19, "
                 f"got mid={self.mid_min_bucket} high={self.high_min_bucket}"
             )
+        if self.gate_exempt_within is not None and self.gate_exempt_within < 1:
+            raise ValueError(f"ensemble.gate_exempt_within must be >= 1 (a factor of the threshold), "
+                             f"got {self.gate_exempt_within}")
 
 
 def percentile_edges(scores: Sequence[float] | np.ndarray) -> list[float]:

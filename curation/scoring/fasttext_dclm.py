@@ -5,6 +5,13 @@ text as negatives, and keeps documents by P(positive). Here the positives are th
 reference set and the negatives the caller's raw documents; a stratified 10 % is held out for
 accuracy / F1. The 19 percentile edges of P(positive) over the raw documents are saved beside
 the model, for Nemotron-CC's 0..19 buckets (ensemble.py).
+
+Cross-fitted: the negatives are a sample of the very pool the stage then scores, and a fastText model
+at 25 epochs remembers its training documents, so a document that was a negative would read as worse
+than its unseen twin (on the labelled benchmark, pool documents sampled as negatives scored far below
+the same kind of text left out). The negatives are split into ``folds`` by a stable hash of their text;
+model k learns from every positive and the negatives outside fold k, and a document is scored by the
+model of its own fold, which never saw it. The bucket edges come from these out-of-fold scores.
 """
 
 import json
@@ -17,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from curation.hashing import hash_bytes
 from curation.scoring.ensemble import percentile_edges
 from curation.scoring.text_stats import normalized_words
 
@@ -36,10 +44,16 @@ class DCLMTrainConfig:
     max_chars: int = 10_000  # training/scoring reads the first 10k chars of a document
     held_out_fraction: float = 0.1
     seed: int = 0
+    folds: int = 2  # cross-fitting (module doc); 1: one model trained on every negative
 
 
 def fasttext_line(text: str, max_chars: int) -> str:
     return normalized_words(text[:max_chars])
+
+
+def fold_of(line: str, folds: int) -> int:
+    """The cross-fitting fold of a document (its fastText line), the same in every process."""
+    return hash_bytes(line, "dclm-fold")[0] % folds if folds > 1 else 0
 
 
 def train_dclm_fasttext(
@@ -63,19 +77,27 @@ def train_dclm_fasttext(
     rng.shuffle(train)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=out_dir, delete=False, encoding="utf-8") as f:
-        f.writelines(f"{label} {text}\n" for label, text in train)
-        train_file = Path(f.name)
-    try:
-        model, lr = _train_retrying_on_nan(train_file, cfg)
-    finally:
-        train_file.unlink(missing_ok=True)
+    models, lr = [], cfg.lr
+    for k in range(max(1, cfg.folds)):
+        rows = [(label, text) for label, text in train
+                if label == POSITIVE or cfg.folds <= 1 or fold_of(text, cfg.folds) != k]
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", dir=out_dir, delete=False, encoding="utf-8") as f:
+            f.writelines(f"{label} {text}\n" for label, text in rows)
+            train_file = Path(f.name)
+        try:
+            model, lr = _train_retrying_on_nan(train_file, cfg)
+        finally:
+            train_file.unlink(missing_ok=True)
+        models.append(model)
     path = out_dir / "dclm_fasttext.bin"
-    model.save_model(str(path))
-    held_p = _p_positive(model, [t for _, t in held])
+    names = [path.name] + [f"dclm_fasttext.fold{k}.model" for k in range(1, len(models))]
+    for model, name in zip(models, names):
+        model.save_model(str(out_dir / name))
+    held_p = _p_positive_folded(models, [t for _, t in held], cfg.folds)
     truth = np.array([label == POSITIVE for label, _ in held])
-    edges = percentile_edges(_p_positive(model, neg))
-    (out_dir / "dclm_fasttext.meta.json").write_text(json.dumps({"bucket_edges": edges, "max_chars": cfg.max_chars}))
+    edges = percentile_edges(_p_positive_folded(models, neg, cfg.folds))
+    (out_dir / "dclm_fasttext.meta.json").write_text(json.dumps({"bucket_edges": edges, "max_chars": cfg.max_chars,
+                                                                 "folds": names}))
     metrics = {
         "train_docs": len(train),
         "held_out_docs": len(held),
@@ -83,6 +105,7 @@ def train_dclm_fasttext(
         "negatives": len(neg),
         **binary_metrics(truth, held_p >= 0.5),
         "lr": lr,
+        "folds": len(models),
         "train_seconds": round(time.perf_counter() - t0, 2),
     }
     return path, metrics
@@ -123,6 +146,18 @@ def binary_metrics(truth: np.ndarray, predicted: np.ndarray) -> dict:
     }
 
 
+def _p_positive_folded(models, lines: list[str], folds: int) -> np.ndarray:
+    """P(positive) of each line from the model of its fold (the one that did not train on it)."""
+    out = np.empty(len(lines))
+    which = np.array([fold_of(line, folds) for line in lines], dtype=np.int64) if len(models) > 1 \
+        else np.zeros(len(lines), dtype=np.int64)
+    for k, model in enumerate(models):
+        idx = np.flatnonzero(which == k)
+        if len(idx):
+            out[idx] = _p_positive(model, [lines[i] for i in idx])
+    return out
+
+
 def _p_positive(model, lines: list[str]) -> np.ndarray:
     if not lines:
         return np.empty(0)
@@ -142,8 +177,8 @@ class DCLMClassifier:
         meta = path.with_name(path.name.replace(".bin", ".meta.json"))
         if not path.is_file() or not meta.is_file():
             raise FileNotFoundError(f"fastText model or its meta file missing: {path}, {meta}")
-        self._model = fasttext.load_model(str(path))
         info = json.loads(meta.read_text())
+        self._models = [fasttext.load_model(str(path.with_name(name))) for name in info.get("folds", [path.name])]
         self.bucket_edges: list[float] = info["bucket_edges"]
         self.max_chars: int = info["max_chars"]
 
@@ -151,5 +186,5 @@ class DCLMClassifier:
         lines = [fasttext_line(t, self.max_chars) for t in texts]
         out = np.full(len(lines), np.nan)
         nonempty = [i for i, line in enumerate(lines) if line]
-        out[nonempty] = _p_positive(self._model, [lines[i] for i in nonempty])
+        out[nonempty] = _p_positive_folded(self._models, [lines[i] for i in nonempty], len(self._models))
         return out

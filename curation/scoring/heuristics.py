@@ -19,12 +19,17 @@ RULE_SETS: dict[str, RuleSet] = {
     )
 }
 
-Mode = Literal["hard", "soft"]
+# hard: a failure drops the document. soft: a failure is only flagged (rule_flags). gated: a failure drops
+# the document unless the classifier ensemble rates it high (curation/scoring/gating.py; Nemotron-CC,
+# seed 003: heuristic filters removed high-quality data, so they are not applied to the high buckets).
+Mode = Literal["hard", "soft", "gated"]
+MODES = ("hard", "soft", "gated")
 
 
 @dataclass(frozen=True)
 class RuleSelection:
-    """One rule set enabled for a category: hard failures drop, soft failures only flag."""
+    """One rule set enabled for a category: hard failures drop, soft failures only flag, gated failures
+    drop unless the document scores high."""
 
     rule_set: str
     mode: Mode
@@ -35,15 +40,30 @@ class RuleSelection:
 
 
 def apply_rules(stats: TextStats, selections: tuple[RuleSelection, ...]) -> tuple[Failure | None, list[Failure]]:
-    """(first hard failure or None, all soft failures). Hard rule sets run first so a document
-    that will be dropped costs no soft-rule work."""
+    """(first hard or gated failure or None, all soft failures): a gated rule set counts as hard where no
+    classifier can exempt a document (rules alone)."""
+    hard, gated, flags = apply_rules_gated(stats, selections)
+    failure = hard or gated
+    return failure, [] if failure is not None else flags
+
+
+def apply_rules_gated(stats: TextStats, selections: tuple[RuleSelection, ...]
+                      ) -> tuple[Failure | None, Failure | None, list[Failure]]:
+    """(first hard failure, first gated failure, all soft failures). Hard rule sets run first so a
+    document that will be dropped costs no other rule's work; a gated failure stops the gated sets."""
     for sel in selections:
         if sel.mode == "hard":
             failure = next(sel.check(stats), None)
             if failure is not None:
-                return failure, []
+                return failure, None, []
+    gated = None
+    for sel in selections:
+        if sel.mode == "gated":
+            gated = next(sel.check(stats), None)
+            if gated is not None:
+                break
     flags: list[Failure] = []
     for sel in selections:
         if sel.mode == "soft":
             flags.extend(sel.check(stats))
-    return None, flags
+    return None, gated, flags

@@ -37,9 +37,11 @@ from curation.scoring.ensemble import (
     to_buckets,
 )
 from curation.scoring.fasttext_dclm import DCLMClassifier
-from curation.scoring.heuristics import apply_rules
+from curation.scoring.gating import gate
+from curation.scoring.heuristics import apply_rules_gated
 from curation.scoring.kenlm_ppl import KenLMScorer
 from curation.scoring.langid import LanguageId, is_mismatch
+from curation.scoring.rules import Failure
 from curation.scoring.profiles import Profile, detect_profile
 from curation.scoring.text_stats import TextStats
 
@@ -155,7 +157,7 @@ def score_partition(
         spill_path = Path(spill_dir) / "pass1.parquet"
         ruled = (_ruled_by_engine(source, engine, category, config, cat_cfg, expected, tally) if source is not None
                  else ((b, _apply_rules(b, category, config, cat_cfg, expected, langid, tally)) for b in batches))
-        wrote = _score_to_spill(ruled, config, models, drops_out, spill_path, tally)
+        wrote = _score_to_spill(ruled, category, config, models, drops_out, spill_path, tally)
         ppl_all = tally.values("ppl") if tally.parts["ppl"] else np.empty(0)
         loss_edges = tercile_edges(ppl_all)
         docs_out, loss_counts = _write_with_loss_buckets(spill_path, loss_edges, out) if wrote else (0, Counter())
@@ -175,18 +177,18 @@ def _profile_from_head(batches, langid: LanguageId, config: ScoringConfig):
     return detect_profile(texts, langid, config.profile), itertools.chain(head, batches)
 
 
-def _score_to_spill(ruled, config, models, drops_out, spill_path: Path, tally: _Tally) -> bool:
+def _score_to_spill(ruled, category, config, models, drops_out, spill_path: Path, tally: _Tally) -> bool:
     """Pass 1: per batch, given its rule verdicts (rules, language ID), the model scores; kept rows to the
     spill file, drops to ``drops_out``. Returns whether anything was spilled."""
     spill: pq.ParquetWriter | None = None
     for batch, (keep, rows, drops) in ruled:
+        table = _scored_table(batch, keep, rows, models, config, tally, category, drops) if keep else None
         for d in drops:
             tally.drops_by_reason[d.reason] += 1
         if drops:
             drops_out.write(drops_to_table(drops))
-        if not keep:
+        if table is None:
             continue
-        table = _scored_table(batch, keep, rows, models, config, tally)
         if spill is None:
             spill = pq.ParquetWriter(spill_path, table.schema)
         spill.write_table(table)
@@ -200,7 +202,8 @@ def _apply_rules(batch, category, config, cat_cfg, expected, langid, tally: _Tal
     texts, ids = batch.column("text").to_pylist(), batch.column("id").to_pylist()
     tally.docs_in += len(texts)
     keep: list[int] = []
-    rows: dict[str, list] = {k: [] for k in ("lang", "lang_score", "lang_mismatch", "cjk_fraction", "rule_flags")}
+    rows: dict[str, list] = {k: [] for k in ("lang", "lang_score", "lang_mismatch", "cjk_fraction", "rule_flags",
+                                             "_gated", "_is_cjk")}
     drops: list[Drop] = []
     t0, langid_before = time.perf_counter(), tally.timings["langid"]
 
@@ -213,7 +216,7 @@ def _apply_rules(batch, category, config, cat_cfg, expected, langid, tally: _Tal
             continue
         tally.bytes_in += len(text.encode("utf-8", "surrogatepass"))
         stats = TextStats(text, config.cjk_threshold)
-        hard, soft = apply_rules(stats, cat_cfg.rule_sets)
+        hard, gated, soft = apply_rules_gated(stats, cat_cfg.rule_sets)
         if hard is not None:
             drop(i, hard.rule, hard.detail())
             continue
@@ -226,20 +229,24 @@ def _apply_rules(batch, category, config, cat_cfg, expected, langid, tally: _Tal
             continue
         keep.append(i)
         for key, value in (("lang", lang), ("lang_score", lang_score), ("lang_mismatch", mismatch),
-                           ("cjk_fraction", stats.cjk_fraction), ("rule_flags", json.dumps([f.rule for f in soft]))):
+                           ("cjk_fraction", stats.cjk_fraction), ("rule_flags", [f.rule for f in soft]),
+                           ("_gated", gated), ("_is_cjk", stats.is_cjk)):
             rows[key].append(value)
-        tally.flags_by_rule.update(f.rule for f in soft)
-        tally.langs[lang] += 1
-        tally.n_mismatch += mismatch
-        tally.n_cjk += stats.is_cjk
     tally.timings["rules"] += time.perf_counter() - t0 - (tally.timings["langid"] - langid_before)
     return keep, rows, drops
 
 
-def _scored_table(batch, keep, rows, models, config, tally: _Tally) -> pa.Table:
-    """The kept rows of one batch with every score column (loss_bucket filled in pass 2)."""
+def _scored_table(batch, keep, rows, models, config, tally: _Tally, category: str,
+                  drops: list[Drop]) -> pa.Table | None:
+    """The kept rows of one batch with every score column (loss_bucket filled in pass 2); gated rule
+    failures (gating.py) scoring below high are appended to ``drops``. None when no row is left."""
     scores = _model_scores([batch.column("text")[i].as_py() for i in keep], models, tally.timings)
     buckets = _ensemble(scores, models)
+    keep, rows, scores, buckets = _gated(batch, keep, rows, scores, buckets, config, category, drops)
+    if not keep:
+        return None
+    _tally_kept(rows, tally)
+    rows["rule_flags"] = [json.dumps(flags) for flags in rows["rule_flags"]]
     edu_int = _edu_int(scores["edu"])
     rows.update(
         ppl=scores["ppl"], loss_bucket=[None] * len(keep), dclm_score=scores["dclm"], edu_score=scores["edu"],
@@ -251,6 +258,31 @@ def _scored_table(batch, keep, rows, models, config, tally: _Tally) -> pa.Table:
         if values is not None:
             tally.parts[key].append(values)
     return _kept_table(batch.take(pa.array(keep)), rows)
+
+
+def _gated(batch, keep, rows, scores, buckets, config, category, drops):
+    """Drop the gated failures the ensemble does not rate high; flag the exempt ones."""
+    if not any(g is not None for g in rows["_gated"]):
+        return keep, rows, scores, buckets
+    ids = [batch.column("id")[i].as_py() for i in keep]
+    mask, gate_drops, flags = gate(ids, rows["_gated"], buckets, config.ensemble, category, STAGE, config.version)
+    drops.extend(gate_drops)
+    for i, flag in enumerate(flags):
+        if flag is not None:
+            rows["rule_flags"][i] = [*rows["rule_flags"][i], flag]
+    idx = np.flatnonzero(mask)
+    rows = {k: [v[i] for i in idx] for k, v in rows.items()}
+    scores = {k: (None if v is None else (v[idx] if isinstance(v, np.ndarray) else [v[i] for i in idx]))
+              for k, v in scores.items()}
+    return [keep[i] for i in idx], rows, scores, (buckets[idx] if buckets is not None else None)
+
+
+def _tally_kept(rows, tally: _Tally) -> None:
+    for flags, lang, mismatch, cjk in zip(rows["rule_flags"], rows["lang"], rows["lang_mismatch"], rows["_is_cjk"]):
+        tally.flags_by_rule.update(flags)
+        tally.langs[lang] += 1
+        tally.n_mismatch += mismatch
+        tally.n_cjk += cjk
 
 
 def _write_with_loss_buckets(spill_path: Path, loss_edges, out: PartitionWriter) -> tuple[int, Counter]:
@@ -393,7 +425,10 @@ class RulesMapper(BatchMapper):
                                          self._langid, tally)
         verdicts: list[str | None] = [None] * table.num_rows
         for j, i in enumerate(keep):
-            verdicts[i] = json.dumps({"row": {k: v[j] for k, v in rows.items()}})
+            row = {k: v[j] for k, v in rows.items()}
+            gated = row["_gated"]  # a Failure (gating.py decides after the model scores) travels as its fields
+            row["_gated"] = None if gated is None else [gated.rule, gated.value, gated.threshold]
+            verdicts[i] = json.dumps({"row": row})
         ids = table.column("id").to_pylist()
         position = {}
         for i, doc_id in enumerate(ids):
@@ -457,7 +492,7 @@ def _decode(part: pa.Table, category, config, tally: _Tally):
     rows: dict[str, list] = {}
     for i in keep:
         for k, value in verdicts[i]["row"].items():
-            rows.setdefault(k, []).append(value)
+            rows.setdefault(k, []).append(Failure(*value) if k == "_gated" and value is not None else value)
     drops = [Drop(ids[i], category, STAGE, v["drop"][0], detail=v["drop"][1], param_version=config.version)
              for i, v in enumerate(verdicts) if "drop" in v]
     return batch, (keep, rows, drops)

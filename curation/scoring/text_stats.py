@@ -5,7 +5,10 @@ paragraphs and words (lazily, only what the enabled rules ask for) and every rul
 the same ``TextStats``. Chinese has no spaces and jieba is not installed, so each CJK
 character is one word (the usual character-level fallback); Latin runs are words as usual.
 Repetition figures (duplicate lines, top / duplicated n-grams) are computed with numpy over
-64-bit word hashes instead of joining strings per position.
+64-bit word values instead of joining strings per position: each distinct word of the document
+gets its first-occurrence number, spread over 64 bits by a fixed bijection (hashing.mix64), so
+equal words get equal values and the figures depend on the text alone (no per-word digest, no
+salted ``hash()``).
 """
 
 import re
@@ -14,7 +17,7 @@ from functools import cached_property
 import numpy as np
 
 from curation.cjk import CJK_CHAR_RE, CJK_CLASS, CJK_SHARE
-from curation.hashing import word_hashes
+from curation.hashing import mix64
 
 # A word: a CJK character (curation/cjk.py, shared with dedup), or a run of non-CJK word characters
 # (apostrophe-joined: "don't").
@@ -69,10 +72,14 @@ class TextStats:
         return len(self.text) - sum(self.text.count(c) for c in " \n\t\r\f\v")
 
     @cached_property
+    def n_cjk(self) -> int:
+        """CJK characters in the text; each is one word (WORD_RE's first alternative)."""
+        return len(CJK_CHAR_RE.findall(self.text))
+
+    @cached_property
     def cjk_fraction(self) -> float:
         """Share of non-space characters that are CJK (decides the Chinese-aware rule variants)."""
-        n_cjk = len(CJK_CHAR_RE.findall(self.text))
-        return n_cjk / self.n_non_space if self.n_non_space else 0.0
+        return self.n_cjk / self.n_non_space if self.n_non_space else 0.0
 
     @property
     def is_cjk(self) -> bool:
@@ -117,8 +124,13 @@ class TextStats:
 
     @cached_property
     def mean_word_length(self) -> float:
+        """Mean length of the space-delimited (non-CJK) words: Gopher's rule is about those, and a CJK
+        character, one word of length 1 here, would pull a mixed document (Chinese prose around English
+        commands) under its 3-character minimum. All words when the text has no CJK character."""
         words = self.words
-        return sum(map(len, words)) / len(words) if words else 0.0
+        n_cjk = self.n_cjk  # one-character words, every one of them (WORD_RE)
+        n = len(words) - n_cjk
+        return (sum(map(len, words)) - n_cjk) / n if n > 0 else 0.0
 
     @cached_property
     def n_sentences(self) -> int:
@@ -128,7 +140,9 @@ class TextStats:
 
     @cached_property
     def _word_hashes(self) -> np.ndarray:
-        return word_hashes(self.words)  # stable across processes: hash() is salted per run
+        numbers: dict[str, int] = {}
+        ids = [numbers.setdefault(w, len(numbers)) for w in self.words]  # first-occurrence number per word
+        return mix64(np.fromiter(ids, dtype=np.uint64, count=len(ids)))
 
     @cached_property
     def _word_lengths(self) -> np.ndarray:
@@ -152,17 +166,18 @@ class TextStats:
 
     def top_ngram_chars(self, n: int) -> int:
         """Characters covered by the most frequent n-gram (joined with spaces) times its count;
-        0 when no n-gram occurs twice (a unique n-gram is not repetition, however short the text)."""
+        0 when no n-gram occurs twice (a unique n-gram is not repetition, however short the text). Among
+        equally frequent n-grams the one that occurs first counts, so the figure depends on the text only."""
         hashes = self.ngram_hashes(n)
         if len(hashes) == 0:
             return 0
         _, first, counts = np.unique(hashes, return_index=True, return_counts=True)
-        best = int(np.argmax(counts))
-        if counts[best] < 2:
+        top = counts.max()
+        if top < 2:
             return 0
-        start = int(first[best])
+        start = int(first[counts == top].min())  # ties: the n-gram that occurs first (DataTrove's most_common)
         ngram_len = int(self._word_lengths[start : start + n].sum()) + n - 1
-        return ngram_len * int(counts[best])
+        return ngram_len * int(top)
 
     def duplicate_ngram_chars(self, n: int) -> int:
         """Characters of words inside repeated n-grams (every occurrence after the first), each

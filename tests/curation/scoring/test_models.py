@@ -129,3 +129,17 @@ def test_edu_regressor_with_packaged_minilm(tmp_path):
     assert metrics["embedding_dim"] == 384
     scores = EduRegressor(path, embed).scores([EN_CLEAN, GIBBERISH])
     assert np.all((scores >= 0) & (scores <= 5))
+
+
+def test_dclm_scores_a_pool_document_with_the_fold_model_that_never_saw_it(tmp_path):
+    from curation.scoring.fasttext_dclm import fasttext_line, fold_of
+
+    code = stdlib_sources(40)
+    path, metrics = train_dclm_fasttext(EN_REFERENCE, code, tmp_path, DCLMTrainConfig(dim=32, folds=2))
+    assert metrics["folds"] == 2 and len(list(tmp_path.glob("dclm_fasttext*"))) == 3  # two models + meta
+    clf = DCLMClassifier(path)
+    folds = [fold_of(fasttext_line(t, 10_000), 2) for t in code]
+    assert 0 < sum(folds) < len(folds)  # both folds hold negatives
+    one = DCLMClassifier(train_dclm_fasttext(EN_REFERENCE, code, tmp_path / "one", DCLMTrainConfig(dim=32, folds=1))[0])
+    # out-of-fold scores of training negatives sit nearer the prior than one model's memorised ones
+    assert clf.scores(code).mean() >= one.scores(code).mean()

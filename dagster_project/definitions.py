@@ -2,12 +2,13 @@ import dagster as dg
 
 from assets.ablation import data_ablation
 from assets.deduped import deduped_corpus
+from assets.evaluation import eval_table
+from assets.mixture import mixed_corpus, mixture_weights
 from assets.quality_models import dclm_classifier, edu_regressor, kenlm_model
 from assets.raw import raw_corpus
 from assets.rewritten import rewritten_corpus
 from assets.scored import scored_corpus
-from assets.evaluation import eval_table
-from assets.mixture import mixed_corpus, mixture_weights
+from assets.synthesis import SYNTHESIS_ASSETS
 from assets.training import trained_checkpoint
 from dagster_project.jobs import ALL_JOBS
 from dagster_project.schedules import category_backfill_schedule, mixture_schedule
@@ -24,6 +25,7 @@ ASSETS = [
     edu_regressor,
     scored_corpus,
     rewritten_corpus,
+    *SYNTHESIS_ASSETS,
     mixture_weights,
     mixed_corpus,
     trained_checkpoint,

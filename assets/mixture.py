@@ -31,6 +31,7 @@ from curation.mixture.loop import stage_weights
 from curation.mixture.spec import load_mixture_spec
 from curation.mixture.stage import build_mixture, read_manifest
 from curation.mixture.verify import heldout_items
+from curation.synthesis import STAGES as SYNTHESIS_STAGES
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource
@@ -39,6 +40,11 @@ WEIGHTS_KEY = dg.AssetKey(["mixture", "weights"])
 EVAL_KEY = dg.AssetKey(["model", "eval_table"])
 # the source stages are part of the graph's shape, so they come from the repository's config
 SOURCE_STAGES = tuple(yaml.safe_load((REPO_CONFIGS / "mixture.yaml").read_text()).get("sources") or ["rewritten"])
+
+
+def source_key(stage: str) -> dg.AssetKey:
+    """The asset that writes lake stage ``stage``: ``synthetic/<stage>`` for the synthesis outputs, else ``corpus/<stage>``."""
+    return dg.AssetKey(["synthetic" if stage in SYNTHESIS_STAGES.values() else "corpus", stage])
 
 
 def mixture_dir(lake: Lake, stage: str) -> Path:
@@ -114,7 +120,7 @@ def mixture_weights(context: dg.AssetExecutionContext, lake: LakeResource, confi
 @dg.asset(
     key=MIXED_KEY,
     partitions_def=stage_partitions,
-    deps=[dg.AssetDep(dg.AssetKey(["corpus", s]), partition_mapping=dg.AllPartitionMapping()) for s in SOURCE_STAGES]
+    deps=[dg.AssetDep(source_key(s), partition_mapping=dg.AllPartitionMapping()) for s in SOURCE_STAGES]
     + [WEIGHTS_KEY],
     group_name="mixture",
     kinds={"parquet"},

@@ -5,13 +5,13 @@ passed=False and says why: never a silent pass.
 """
 
 import json
-import math
 import re
 
 import dagster as dg
 
 from assets.checks.documents import check_frame, document_suite
 from assets.checks.gx import expectations, run_suite
+from assets.checks.rates import wilson_interval
 from assets.checks.thresholds import check_thresholds
 from assets.metadata import counts_table
 from curation.lake import Lake
@@ -38,16 +38,6 @@ REWRITTEN_CHECK_SPECS = [
                       "template and its hash, model and revision, backend, sampling and attempts; the template "
                       "hash matches the template file shipped now and mixture_slice matches style and bucket."),
 ]
-
-
-def wilson_interval(failures: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval of a binomial share (95% for z=1.96): honest at n = 4 where p +/- 2se is not."""
-    if n == 0:
-        return 0.0, 1.0
-    p = failures / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _warn(check_name: str, note: str, **metadata) -> dg.AssetCheckResult:

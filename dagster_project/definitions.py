@@ -2,6 +2,8 @@ import dagster as dg
 
 from assets.ablation import data_ablation
 from assets.deduped import deduped_corpus
+from assets.evaluation import eval_table
+from assets.mixture import mixed_corpus, mixture_weights
 from assets.quality_models import dclm_classifier, edu_regressor, kenlm_model
 from assets.raw import raw_corpus
 from assets.rewritten import rewritten_corpus
@@ -9,6 +11,7 @@ from assets.scored import scored_corpus
 from assets.selected import selected_corpus
 from assets.evaluation import eval_table
 from assets.mixture import mixed_corpus, mixture_weights
+from assets.synthesis import SYNTHESIS_ASSETS
 from assets.training import trained_checkpoint
 from dagster_project.automation import automated
 from dagster_project.jobs import ALL_JOBS
@@ -28,6 +31,7 @@ ASSETS = automated([
     scored_corpus,
     rewritten_corpus,
     selected_corpus,
+    *SYNTHESIS_ASSETS,
     mixture_weights,
     mixed_corpus,
     trained_checkpoint,

@@ -5,9 +5,10 @@ from assets.partitions import category_partitions, stage_partitions
 # Per-category stages run one run per category partition (sensor, schedule, backfills).
 category_pipeline_job = dg.define_asset_job(
     "category_pipeline",
-    selection=dg.AssetSelection.groups("ingest", "dedup", "scoring", "rewriting", "selection"),
+    selection=dg.AssetSelection.groups("ingest", "dedup", "scoring", "rewriting", "selection", "synthesis"),
     partitions_def=category_partitions,
-    description="raw → deduped → scored → rewritten → selected for one category partition (needs the quality models).",
+    description="raw → deduped → scored → rewritten → selected, + CoT / discipline QA synthesis, for one category "
+    "partition (needs the quality models).",
 )
 
 # The same stages split around the quality models, which are trained from every deduped
@@ -24,7 +25,7 @@ quality_models_job = dg.define_asset_job(
 )
 score_and_rewrite_job = dg.define_asset_job(
     "score_and_rewrite",
-    selection=dg.AssetSelection.groups("scoring", "rewriting", "selection"),
+    selection=dg.AssetSelection.groups("scoring", "rewriting", "selection", "synthesis"),
     partitions_def=category_partitions,
 )
 

@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 import yaml
 
+from assets.partitions import category_partitions, stage_partitions
 from curation.catalog import Catalog
 from curation.lake import Lake
 from curation.lm.scratch import build_tiny_llama
@@ -40,6 +41,8 @@ def small_configs(root):
                                    "edu_regressor.max_train_docs": 40})
     # a few documents a category through the rewrite stage, written by the scripted backend below
     edit("rewrite.yaml", **{"selection.max_docs_per_category": 3})
+    # synthesis (tests/assets/test_synthesis.py runs it end to end): the assets run and warn on nothing
+    edit("synthesis.yaml", **{"selection.max_docs_per_category": 0, "discipline_qa.selection.max_docs_per_category": 0})
     edit("mixture.yaml", total_tokens=4000, seq_len=32, heldout_max_docs=2)
     edit("training.yaml", max_steps=2, micro_batch_size=1, seq_len=32)
     edit("evaluation.yaml", **{"downstream.limit": 2, "downstream.limits": {"humaneval_sandboxed": 1},
@@ -101,7 +104,7 @@ def run_whole_graph(instance, resources):
         run(["ingest", "dedup"], category)
     run(["quality_models"])
     for category in CATEGORIES:
-        run(["scoring", "rewriting", "selection"], category)
+        run(["scoring", "rewriting", "selection", "synthesis"], category)
     for stage in stage_partitions.get_partition_keys():  # the curriculum, stage after stage
         final = run(["mixture", "training", "evaluation"], stage)
         mat = final.asset_materializations_for_node("model__eval_table")[0]

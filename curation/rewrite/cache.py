@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
@@ -78,3 +79,32 @@ class GenerationCache:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@dataclass
+class CachedGeneration:
+    outputs: list[str]  # one per request, in order
+    hits: int  # requests answered from the cache
+    generated: int  # distinct prompts sent to the backend (identical requests are generated once)
+    seconds: float  # time inside the backend
+
+
+def generate_cached(backend, cache: GenerationCache, requests: list, digests: list[str], labels: list[str]
+                    ) -> CachedGeneration:
+    """Answer ``requests`` (``GenerationRequest``s) from the cache where it can and with one batched backend
+    call for the rest, storing every new generation before returning. ``digests``: each request's template
+    digest (part of the key); ``labels``: what the cache row records as its style/step."""
+    keys = [generation_key(backend.name, backend.fingerprint, digest, req.prompt, req.sampling.as_dict())
+            for req, digest in zip(requests, digests, strict=True)]
+    found = cache.get_many(keys)
+    hits = sum(k in found for k in keys)
+    todo = {key: req for key, req in zip(keys, requests, strict=True) if key not in found}
+    seconds = 0.0
+    if todo:
+        start = time.perf_counter()
+        outputs = backend.generate_requests(list(todo.values()))
+        seconds = time.perf_counter() - start
+        label_of = dict(zip(keys, labels, strict=True))
+        cache.put_many([(key, out, backend.model_id, label_of[key]) for key, out in zip(todo, outputs, strict=True)])
+        found.update(zip(todo, outputs, strict=True))
+    return CachedGeneration([found[k] for k in keys], hits, len(todo), seconds)

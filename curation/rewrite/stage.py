@@ -23,7 +23,7 @@ import pyarrow as pa
 from curation.document import Drop, drops_to_table, validate_category
 from curation.lake import PartitionWriter
 from curation.lm.generation import GenerationRequest, LLMBackend, Sampling
-from curation.rewrite.cache import GenerationCache, generation_key
+from curation.rewrite.cache import GenerationCache, generate_cached
 from curation.rewrite.chunking import tail
 from curation.rewrite.config import RewriteConfig
 from curation.rewrite.kinds import PROSE
@@ -130,26 +130,15 @@ class _Rewriter:
         stats.rounds += 1
         stats.retries += sum(job.tries > 0 for job in jobs)
         requests = [self.request(job) for job in jobs]
-        keys = [
-            generation_key(self.backend.name, self.backend.fingerprint, self.templates[job.variant.template].digest,
-                           req.prompt, req.sampling.as_dict())
-            for job, req in zip(jobs, requests, strict=True)
-        ]
-        found = self.cache.get_many(keys)
-        stats.cache_hits += sum(k in found for k in keys)
-        # a dict: identical prompts (boilerplate repeated across documents) are generated once
-        todo = {key: req for key, req in zip(keys, requests, strict=True) if key not in found}
-        if todo:
-            start = time.perf_counter()
-            outputs = self.backend.generate_requests(list(todo.values()))
-            stats.generation_s += time.perf_counter() - start
-            stats.generated += len(todo)
-            style_of = {key: job.variant.template for job, key in zip(jobs, keys, strict=True)}
-            self.cache.put_many([(key, out, self.backend.model_id, style_of[key])
-                                 for key, out in zip(todo, outputs, strict=True)])
-            found.update(zip(todo, outputs, strict=True))
-        for job, key in zip(jobs, keys, strict=True):
-            self._judge(job, found[key])
+        # identical prompts (boilerplate repeated across documents) are generated once
+        result = generate_cached(self.backend, self.cache, requests,
+                                 [self.templates[job.variant.template].digest for job in jobs],
+                                 [job.variant.template for job in jobs])
+        stats.cache_hits += result.hits
+        stats.generated += result.generated
+        stats.generation_s += result.seconds
+        for job, output in zip(jobs, result.outputs, strict=True):
+            self._judge(job, output)
 
     def _judge(self, job: Job, output: str) -> None:
         stats = self.stats

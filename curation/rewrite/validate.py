@@ -92,13 +92,10 @@ def validate_generation(
     output = template.clean_output(output)
     if _content_length(output) < config.min_output_chars:
         return Verdict(None, EMPTY)
-    if config.check_refusal and _REFUSAL.search(output):
-        return Verdict(None, REFUSAL, _REFUSAL.search(output).group(0))
-    normalized = normalize_text(output)
-    # a long instruction line counts as echoed when its first ECHO_PROBE_CHARS characters reappear
-    echoed = next((line for line in template.instruction_lines() if line[:ECHO_PROBE_CHARS] in normalized), None)
-    if echoed:
-        return Verdict(None, PROMPT_ECHO, echoed[:80])
+    if config.check_refusal and (said := refusal(output)):
+        return Verdict(None, REFUSAL, said)
+    if echoed := prompt_echo(output, template):
+        return Verdict(None, PROMPT_ECHO, echoed)
     parsed = postprocess(template.postprocess, output)
     if parsed.reason:
         return Verdict(None, parsed.reason)
@@ -131,6 +128,25 @@ def validate_generation(
     if reason is not None:
         return Verdict(None, *reason)
     return Verdict(text, None)
+
+
+def refusal(output: str) -> str | None:
+    """The phrase by which ``output`` declines or talks about itself as an AI, or None."""
+    found = _REFUSAL.search(output)
+    return found.group(0) if found else None
+
+
+def prompt_echo(output: str, template: PromptTemplate) -> str | None:
+    """The instruction line of ``template`` that ``output`` repeats (its first ECHO_PROBE_CHARS characters
+    reappear), or None."""
+    normalized = normalize_text(output)
+    echoed = next((line for line in template.instruction_lines() if line[:ECHO_PROBE_CHARS] in normalized), None)
+    return echoed[:80] if echoed else None
+
+
+def content_length(text: str) -> int:
+    """Whitespace-free characters: comparable across English and Chinese, blind to re-wrapping."""
+    return _content_length(text)
 
 
 def unfaithful_reason(text: str, source: str, bounds: FaithfulnessConfig) -> tuple[str, str] | None:

@@ -20,7 +20,7 @@ are compared with them; memory holds one batch of texts, the join runs in DuckDB
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,21 +158,17 @@ def apply_cuts(batches: Iterator[pa.RecordBatch], cut: list[tuple[int, int, str,
     return result
 
 
-def _input_batches(input_path: Path) -> Iterator[pa.RecordBatch]:
-    return pq.ParquetFile(input_path).iter_batches(columns=[_ROW, "id", "text"], batch_size=4096)
-
-
-def run(input_path: Path | None, docs_path: Path, removed_rows: set[int], config: DedupConfig, index, category: str,
-        workdir: Path) -> ParagraphResult:
+def run(input_batches: Callable[[], Iterator[pa.RecordBatch]] | None, docs_path: Path, removed_rows: set[int],
+        config: DedupConfig, index, category: str, workdir: Path) -> ParagraphResult:
     """The paragraph step of one partition: hash (no lock), match and record under the index lock, cut.
     With ``config.paragraph`` off nothing is cut (the stage retired this category's earlier entries)."""
-    if not config.paragraph or input_path is None:  # the category's earlier entries were retired with its docs
+    if not config.paragraph or input_batches is None:  # the category's earlier entries were retired with its docs
         return ParagraphResult(stats={"enabled": config.paragraph})
     paras_path = workdir / "paragraphs.parquet"
-    hashed = hash_pass(_input_batches(input_path), removed_rows, config, paras_path)
+    hashed = hash_pass(input_batches(), removed_rows, config, paras_path)
     with index.update(config.index_version, config.duckdb_memory_limit) as con:
         cut = match(con, category, paras_path, docs_path)
-        result = apply_cuts(_input_batches(input_path), cut, config)
+        result = apply_cuts(input_batches(), cut, config)
         if result.emptied:  # an emptied document leaves the document index as well
             con.register("emptied", pa.table({"d": [r["doc_id"] for r in result.records
                                                     if r["reason"] == PARAGRAPH_DUPLICATE]}))

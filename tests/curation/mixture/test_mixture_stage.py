@@ -213,7 +213,7 @@ def test_missing_slice_can_be_an_error(sources, spec, tiny_tokenizer, tmp_path):
 
 def test_repo_mixture_config_loads_and_typos_are_refused(tmp_path):
     spec = load_mixture_spec("configs/mixture.yaml")
-    assert spec.sources == ("selected",) and spec.default_weight > 0 and spec.weight_column == "sample_weight"
+    assert spec.sources == ("selected", "cot_synthesis", "discipline_qa") and spec.default_weight > 0 and spec.weight_column == "sample_weight"
     assert spec.decontamination.n == 13
     (tmp_path / "typo.yaml").write_text("weights: {a: 1}\ntotal_tokens: 10\nheldout_fraktion: 0.1\n")
     with pytest.raises(MixtureSpecError, match="heldout_fraktion"):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curation.embeddings import Embedder
+from curation.embeddings import Embedder, minibatch_kmeans, spill_embeddings
 
 
 @dataclass
@@ -57,11 +57,12 @@ def semantic_duplicates(
 ) -> tuple[list[SemanticDuplicate], dict]:
     """Semantic duplicates among the given documents (streamed as (rows, texts) chunks), and against the
     kept documents of earlier partitions when ``global_index`` is given."""
-    rows, emb, n = _embed_to_memmap(rows_and_texts, embedder, workdir)
+    rows, emb = spill_embeddings(rows_and_texts, embedder, workdir / "embeddings.f32")
+    n = len(rows)
     if n == 0 or (n < 2 and global_index is None):
         return [], {"docs": n, "clusters": 0}
     if global_index is None:
-        labels, k = _fit_labels(emb, n, n_clusters, seed)
+        labels, k, _ = _fit_labels(emb, n, n_clusters, seed)
         found = _within(rows, emb, labels, order_keys, eps)
         return found, {"docs": n, "clusters": int(k)}
     gi = global_index
@@ -71,7 +72,7 @@ def semantic_duplicates(
         if fitted_here:
             if n < 2:
                 return [], {"docs": n, "clusters": 0, "index_vectors": 0}
-            labels, k, centroids = _fit_labels(emb, n, n_clusters, seed, return_centers=True)
+            labels, k, centroids = _fit_labels(emb, n, n_clusters, seed)
             con.executemany("INSERT INTO sem_centroids VALUES (?, ?)",
                             [(i, c.astype(np.float32).tobytes()) for i, c in enumerate(centroids)])
         else:
@@ -94,37 +95,11 @@ def semantic_duplicates(
                    "duplicates_within": len(found) - len(matched)}
 
 
-def _embed_to_memmap(rows_and_texts, embedder: Embedder, workdir: Path):
-    rows_list, emb_path, dim, n = [], workdir / "embeddings.f32", None, 0
-    with open(emb_path, "wb") as fh:
-        for rows, texts in rows_and_texts:
-            emb = np.asarray(embedder(texts), dtype=np.float32)
-            if emb.ndim != 2 or emb.shape[0] != len(texts):
-                raise ValueError(f"embedder returned shape {emb.shape} for {len(texts)} texts")
-            emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-            dim = emb.shape[1]
-            fh.write(emb.tobytes())
-            rows_list.append(np.asarray(rows, dtype=np.int64))
-            n += len(rows)
-    if n == 0:
-        return np.empty(0, np.int64), np.empty((0, 1), np.float32), 0
-    return np.concatenate(rows_list), np.memmap(emb_path, dtype=np.float32, mode="r", shape=(n, dim)), n
-
-
-def _fit_labels(emb, n: int, n_clusters: int, seed: int, return_centers: bool = False):
-    from sklearn.cluster import MiniBatchKMeans
-
+def _fit_labels(emb, n: int, n_clusters: int, seed: int) -> tuple[np.ndarray, int, np.ndarray]:
+    """(labels, k, centres): SemDeDup's k is at most half the documents (clusters of at least two)."""
     k = max(1, min(n_clusters, n // 2))
-    kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=max(1024, k), n_init=3)
-    chunk = max(4096, k)
-    for lo in range(0, n, chunk):
-        part = emb[lo:lo + chunk]
-        if len(part) >= k:
-            kmeans.partial_fit(part)
-    if not hasattr(kmeans, "cluster_centers_"):
-        kmeans.partial_fit(emb[:])
-    labels = np.concatenate([kmeans.predict(emb[lo:lo + chunk]) for lo in range(0, n, chunk)])
-    return (labels, k, kmeans.cluster_centers_) if return_centers else (labels, k)
+    labels, centres = minibatch_kmeans(emb, k, seed=seed)
+    return labels, k, centres
 
 
 def _stored_centroids(con, dim: int) -> np.ndarray | None:

@@ -4,6 +4,7 @@ writes its partition atomically, and reports yields, drop reasons and throughput
 
 import dagster as dg
 
+from assets.checks.thresholds import check_thresholds
 from assets.metadata import counts_table, md_table
 from assets.partitions import category_partitions
 from assets.synthesis_checks import CHECK_SPECS, KEYS, check_results
@@ -109,7 +110,8 @@ def _synthesis_asset(step: str):
             rows = out.rows
         lake.catalog.record_stage_stats(STAGES[step], category, stats["docs_in"], rows, stats, context.run_id)
         return dg.MaterializeResult(metadata=_metadata(step, stats, rows, _samples(data, step, category)),
-                                    check_results=check_results(data, step, category, stats, config))
+                                    check_results=check_results(data, step, category, stats, config,
+                                                                check_thresholds(configs)))
 
     return synthesis_step
 

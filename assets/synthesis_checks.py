@@ -198,8 +198,8 @@ def qa_result(lake: Lake, category: str, config: SynthesisConfig) -> dg.AssetChe
     return verdict(key, name, problems, {"documents": len(docs), "problems": _listed(problems)})
 
 
-def drop_rate_result(step: str, stats: dict) -> dg.AssetCheckResult:
-    band = check_thresholds()["synthesis"][step]["drop_rate"]
+def drop_rate_result(step: str, stats: dict, thresholds: dict | None = None) -> dg.AssetCheckResult:
+    band = (thresholds or check_thresholds())["synthesis"][step]["drop_rate"]
     what = "segments" if step == SUMMARIES else "documents"
     return rate_band_check(KEYS[step], "drop_rate_in_band", stats["failed_validation"], stats["attempted"], band,
                            what, {"rejections_by_reason": counts_table(stats["drops_by_reason"], key="reason")})
@@ -244,13 +244,13 @@ def gx_result(lake: Lake, step: str, category: str) -> dg.AssetCheckResult:
     return run_suite("gx_synthetic_valid", KEYS[step], frame, suite)
 
 
-def check_results(lake: Lake, step: str, category: str, stats: dict, config: SynthesisConfig
-                  ) -> list[dg.AssetCheckResult]:
+def check_results(lake: Lake, step: str, category: str, stats: dict, config: SynthesisConfig,
+                  thresholds: dict | None = None) -> list[dg.AssetCheckResult]:
     """The results for every spec in ``CHECK_SPECS[step]``, in order."""
     if step == CHUNKS:
         return [coverage_result(lake, category, config)]
     if step == SUMMARIES:
-        return [summaries_result(lake, category, config), drop_rate_result(step, stats)]
+        return [summaries_result(lake, category, config), drop_rate_result(step, stats, thresholds)]
     first = instruction_result if step == COT else qa_result
-    return [first(lake, category, config), drop_rate_result(step, stats),
+    return [first(lake, category, config), drop_rate_result(step, stats, thresholds),
             provenance_result(lake, step, category, config), gx_result(lake, step, category)]

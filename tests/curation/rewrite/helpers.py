@@ -79,12 +79,18 @@ class ScriptedBackend:
         return [self.script(r.prompt, r.sampling.seed) for r in requests]
 
 
+def _subject(sentence: str) -> str:
+    """The sentence's second word, or the start of its only one (unspaced Chinese is one 'word')."""
+    words = sentence.split()
+    return words[1] if len(words) > 1 else words[0][:12]
+
+
 def by_style(prompt: str, seed: int) -> str:
     """A plausible, faithful output for whichever style ``prompt`` asks for."""
     doc = doc_slot(prompt)
     sentences = [s.strip() for s in doc.split(". ") if s.strip()]
     if "question-answer pairs" in prompt:
-        return "\n".join(f"Question: What does the text state about {(s.split() + s.split())[1][:12]}?\nAnswer: {s}."
+        return "\n".join(f"Question: What does the text state about {_subject(s)}?\nAnswer: {s}."
                           for s in sentences[:2])
     if "one item per line" in prompt:
         return "\n".join(f"- {s}." for s in sentences[:3])

@@ -99,6 +99,17 @@ def _fail(reason: str, detail: str = "") -> Verdict:
     return Verdict(reason, detail)
 
 
+def _unusable(output: str, template: PromptTemplate, min_chars: int) -> Verdict | None:
+    """The failures every step shares: (nearly) empty, a refusal, the prompt echoed back."""
+    if content_length(output) < min_chars:
+        return _fail(EMPTY)
+    if said := refusal(output):
+        return _fail(REFUSAL, said)
+    if echoed := prompt_echo(output, template):
+        return _fail(PROMPT_ECHO, echoed)
+    return None
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased words and single CJK characters: the units n-gram overlap counts."""
     return [t.casefold() for t in _TOKEN.findall(text)]
@@ -160,12 +171,8 @@ def same_language(text: str, reference: str, min_chars: int) -> tuple[bool, str]
 def check_summary(output: str, segment: str, template: PromptTemplate, cfg: SummaryConfig) -> Verdict:
     """An abstract of ``segment``: non-empty, its own words, shorter, same language, no new numbers."""
     text = _SUMMARY_PREFIX.sub("", complete_sentences(template.clean_output(output))).strip()
-    if content_length(text) < cfg.min_chars:
-        return _fail(EMPTY)
-    if said := refusal(text):
-        return _fail(REFUSAL, said)
-    if echoed := prompt_echo(text, template):
-        return _fail(PROMPT_ECHO, echoed)
+    if (early := _unusable(text, template, cfg.min_chars)) is not None:
+        return early
     if normalize_text(text) == normalize_text(segment):
         return _fail(SUMMARY_COPY)
     ratio = content_length(text) / max(1, content_length(segment))
@@ -269,12 +276,8 @@ def check_math_answer(reasoning: str, source: str, tolerance: float) -> tuple[st
 
 def check_cot(output: str, source: str, kind: str, template: PromptTemplate, cfg: CotConfig) -> Verdict:
     """An instruction the source answers and a reasoning towards it, judged against the source document."""
-    if content_length(output) < cfg.min_instruction_chars:
-        return _fail(EMPTY)
-    if said := refusal(output):
-        return _fail(REFUSAL, said)
-    if echoed := prompt_echo(output, template):
-        return _fail(PROMPT_ECHO, echoed)
+    if (early := _unusable(output, template, cfg.min_instruction_chars)) is not None:
+        return early
     parsed = parse_cot(template.clean_output(output))
     if parsed is None:
         return _fail(MALFORMED_COT, "no 'Question:' / 'Reasoning:' sections")
@@ -355,12 +358,8 @@ def latex_problem(text: str) -> str | None:
 def check_discipline_qa(output: str, seed: str, template: PromptTemplate, cfg: DisciplineQAConfig) -> Verdict:
     """Seed 002's "[Problem] / [Solution]": a self-contained problem (not a copy of the seed), a solution
     step by step, LaTeX intact, in the seed's language."""
-    if content_length(output) < cfg.min_problem_chars:
-        return _fail(EMPTY)
-    if said := refusal(output):
-        return _fail(REFUSAL, said)
-    if echoed := prompt_echo(output, template):
-        return _fail(PROMPT_ECHO, echoed)
+    if (early := _unusable(output, template, cfg.min_problem_chars)) is not None:
+        return early
     parsed = parse_problem_solution(template.clean_output(output))
     if parsed is None:
         return _fail(MALFORMED_QA, "no [Problem] / [Solution] sections")

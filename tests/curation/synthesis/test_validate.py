@@ -6,6 +6,7 @@ from curation.rewrite.prompts import load_templates
 from curation.synthesis import validate as val
 from curation.synthesis.config import CotConfig, DisciplineQAConfig, SummaryConfig, SynthesisConfig
 from tests.curation.rewrite.helpers import PARAGRAPHS, ZH
+from tests.curation.synthesis.helpers import GOOD_QA
 
 TEMPLATES = load_templates(SynthesisConfig().prompts_dir, ["cot_summary", "cot_synthesis", "discipline_qa"])
 SEGMENT = PARAGRAPHS[0]  # the Python reference on the `with` statement
@@ -104,15 +105,6 @@ def test_task_detection_and_ngram_copy_in_english_and_chinese():
     assert not val.is_copy("这篇讲话回顾了哪一年的成就？", ZH, 5, 0.6)[0]
 
 
-GOOD_QA = r"""[Problem]
-A gas sample occupies $V_1 = 2.0\,\mathrm{L}$ at $T_1 = 300\,\mathrm{K}$. At constant pressure it is heated to
-$T_2 = 450\,\mathrm{K}$. What volume does it occupy?
-
-[Solution]
-1. At constant pressure Charles's law holds: $\frac{V_1}{T_1} = \frac{V_2}{T_2}$, so the volume grows in
-proportion to the absolute temperature.
-2. Solving for the unknown gives $V_2 = V_1 \cdot \frac{T_2}{T_1}$, which keeps the units of volume.
-3. Substituting the values, $V_2 = 2.0 \cdot \frac{450}{300} = 3.0\,\mathrm{L}$, so the gas occupies 3.0 litres."""
 SEED = ("If CO2 is nonpolar how come much more dissolves in water than O2? The graph shows how the volume and "
         "solubility of gases change with temperature at constant pressure.")
 

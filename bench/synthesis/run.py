@@ -87,7 +87,7 @@ def bench_category(lake: Lake, category: str, backend, config: SynthesisConfig, 
             "split_methods": stats["split_methods"], "split_notes": stats["split_notes"],
             "answer_checks": stats["answer_checks"], "requests": stats["requests"],
             "new_tokens": backend.counters.new_tokens - tokens0, "prompt_tokens": backend.counters.prompt_tokens - prompt0,
-            "wall_s": round(wall, 2), "generation_s": stats["generation_s"],
+            "wall_s": round(wall, 2), "generation_s": stats["generation_s"], "cache_hits": stats["cache_hits"],
             "docs_per_min": round(docs / wall * 60, 2) if wall and docs else None,
         }
         print(f"{category:12s} {step:14s} {stats['kept']:3d}/{stats['items']:3d} kept  {wall:6.1f}s  "
@@ -175,6 +175,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=None, help="documents per category (default: the shipped budget)")
     parser.add_argument("--categories", nargs="*", default=None)
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="generation cache to reuse (default: a fresh one; a reused one makes timings meaningless)")
     args = parser.parse_args()
     source = Lake(home_from_env())
     categories = args.categories or sorted(source.landing_categories()) or ["code", "en_docs", "math", "zh_docs",
@@ -187,13 +189,14 @@ def main() -> None:
         lake = Lake(Path(tmp))
         (lake.home / "lake").mkdir(parents=True)
         (lake.home / "lake" / "scored").symlink_to(source.stage_dir("scored"))
-        with GenerationCache(Path(tmp) / "cache.sqlite") as cache:
+        with GenerationCache(args.cache or Path(tmp) / "cache.sqlite") as cache:
             rows = [bench_category(lake, c, backend, config, cache) for c in categories if source.files("scored", c)]
     import torch
 
     report = {"backend": backend.name, "model": backend.model_id,
               "device": "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)",
               "date": time.strftime("%Y-%m-%d"), "docs_per_category": config.selection.max_docs_per_category,
+              "cache": "reused (timings not fresh)" if args.cache else "fresh",
               "categories": rows}
     report["totals"] = totals(report)
     report["extrapolation"] = extrapolate(report["totals"], config)

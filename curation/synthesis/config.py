@@ -63,6 +63,10 @@ class SummaryConfig:
                                                                            max_new_tokens=128))
     # seed 001 asks for a concise abstract: longer than this share of its segment is no abstract (our bound)
     max_length_ratio: float = 0.75
+    # an abstract made of the segment's own sentences is an extract, not an abstract: share of its word
+    # n-grams (CJK: character n-grams) found in the segment above which it is a copy (our bound)
+    ngram: int = 5
+    max_overlap: float = 0.9
     min_chars: int = 15
     # py3langid is unreliable below a sentence (the rewrite stage's bound)
     min_chars_for_language: int = 40

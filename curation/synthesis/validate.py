@@ -173,8 +173,9 @@ def check_summary(output: str, segment: str, template: PromptTemplate, cfg: Summ
     text = _SUMMARY_PREFIX.sub("", complete_sentences(template.clean_output(output))).strip()
     if (early := _unusable(text, template, cfg.min_chars)) is not None:
         return early
-    if normalize_text(text) == normalize_text(segment):
-        return _fail(SUMMARY_COPY)
+    copied, detail = is_copy(text, segment, cfg.ngram, cfg.max_overlap)
+    if copied:
+        return _fail(SUMMARY_COPY, f"{detail} > {cfg.max_overlap}")
     ratio = content_length(text) / max(1, content_length(segment))
     if ratio >= cfg.max_length_ratio:
         return _fail(SUMMARY_NOT_SHORTER, f"ratio {ratio:.2f} >= {cfg.max_length_ratio}")

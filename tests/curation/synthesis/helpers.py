@@ -36,8 +36,8 @@ def answer(prompt: str, seed: int) -> str:
         return ", ".join(str(i + 1) for i in starts[1:]) or "none"
     if "concise abstract" in prompt:
         body = passage(prompt, "Passage:")
-        words = re.sub(r"\d", "", body).split()
-        return " ".join(words[: max(4, len(words) // 3)]).rstrip(".,;:") + "."
+        words = re.sub(r"\d", "", body).split()  # the opening third of the words, reversed: no extract
+        return " ".join(reversed(words[: max(4, len(words) // 3)])).strip(".,;:") + "."
     if "What question or task" in prompt:
         notes = re.findall(r"^\d+\. (.+)$", prompt, re.MULTILINE)
         steps = [" ".join(reversed(re.sub(r"\d", "", n).split())) + "." for n in notes]

@@ -24,7 +24,9 @@ def test_a_short_faithful_abstract_passes_and_bad_ones_fail_with_their_reason():
                            SEGMENT, SUMMARY, cfg)
     assert ok.ok and ok.fields["summary"].startswith("The with statement") and ok.fields["length_ratio"] < 0.75
     assert val.check_summary(SEGMENT, SEGMENT, SUMMARY, cfg).reason == val.SUMMARY_COPY
-    long = SEGMENT[: int(len(SEGMENT) * 0.9)] + "."
+    extract = val.check_summary(SEGMENT.split(". ")[0] + ".", SEGMENT, SUMMARY, cfg)  # its first sentence
+    assert extract.reason == val.SUMMARY_COPY and "(verbatim)" in extract.detail
+    long = " ".join(reversed(SEGMENT.split())) + "."  # as long as the segment, in other word order: no copy, no abstract
     assert val.check_summary(long, SEGMENT, SUMMARY, cfg).reason == val.SUMMARY_NOT_SHORTER
     assert val.check_summary("ok", SEGMENT, SUMMARY, cfg).reason == val.EMPTY
     assert val.check_summary("As an AI language model, I cannot summarize this.", SEGMENT, SUMMARY,

@@ -185,7 +185,10 @@ def main() -> None:
     config = budgeted(load_synthesis_config(REPO / "configs" / "synthesis.yaml"), args.docs)
     model_dir = materialize_model("packaged:smollm2-135m-instruct", source.models_dir)
     backend = make_backend(args.backend, model_dir, model_id="smollm2-135m-instruct")
-    reused = args.cache is not None and args.cache.is_file() and GenerationCache(args.cache).__len__() > 0
+    reused = False
+    if args.cache is not None and args.cache.is_file():
+        with GenerationCache(args.cache) as existing:
+            reused = len(existing) > 0
     with tempfile.TemporaryDirectory() as tmp:
         lake = Lake(Path(tmp))
         (lake.home / "lake").mkdir(parents=True)

@@ -147,6 +147,8 @@ class SynthesisConfig:
             raise ValueError(f"chunks.method must be one of {SPLIT_METHODS}, got {self.chunks.method!r}")
         if not 0 <= self.chunks.min_segment_chars <= self.chunks.target_segment_chars <= self.chunks.max_segment_chars:
             raise ValueError("need 0 <= chunks.min_segment_chars <= target_segment_chars <= max_segment_chars")
+        if self.chunks.max_unit_chars > self.chunks.max_segment_chars:
+            raise ValueError("chunks.max_unit_chars must be <= max_segment_chars (one sentence must fit a segment)")
         for slot in DOCUMENT_SLOTS:
             if self.cot.document_template.count(slot) != 1:
                 raise ValueError(f"cot.document_template must contain {slot} exactly once")

@@ -417,6 +417,7 @@ def _cot_batch(ctx: _Context, items: list[Item]) -> Batch:
             "model": ctx.backend.model_id,
             "synthesis_provenance": ctx.provenance(
                 job.attempts, parent_id=g["parent_id"], segment_ids=g["segment_ids"], steps=f["steps"],
+                summaries_used=sum(1 for x in g["summaries"] if x), segments=len(g["segments"]),
                 answer_check=f["answer_check"], answer_detail=f["answer_detail"],
                 document_template=cfg.document_template, upstream={
                     "chunks": ctx.config.step_version(CHUNKS), "summaries": ctx.config.step_version(SUMMARIES)}),

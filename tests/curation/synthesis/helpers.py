@@ -17,8 +17,8 @@ from curation.synthesis.config import DEFAULT_PROMPTS_DIR
 from curation.synthesis.segments import rule_segments
 
 SHIPPED = load_synthesis_config(DEFAULT_PROMPTS_DIR.parent / "synthesis.yaml")
-# no caps, small segments, one attempt: every document of a test goes through every step
-CONFIG = replace(SHIPPED, batch_size=2, max_attempts=1,
+# no caps, one attempt, every abstract required (seed 001): every document of a test goes through every step
+CONFIG = replace(SHIPPED, batch_size=2, max_attempts=1, summaries=replace(SHIPPED.summaries, min_coverage=1.0),
                  selection=replace(SHIPPED.selection, max_docs_per_category=None, max_chars=None),
                  discipline_qa=replace(SHIPPED.discipline_qa, selection=replace(
                      SHIPPED.discipline_qa.selection, max_docs_per_category=None)))

@@ -89,6 +89,16 @@ def test_a_failed_summary_keeps_its_document_out_of_synthesis_with_the_reason(ho
     assert [r["parent_id"] for r in rows(lake, COT)] == ["d0"]
 
 
+def test_with_partial_coverage_allowed_the_abstracts_used_are_recorded(home):
+    lake = lake_with(home, [LONG])
+    first_fails = lambda p, s: "ok" if "concise abstract" in p and PARAGRAPHS[0][:40] in p else answer(p, s)
+    half = replace(CONFIG, summaries=replace(CONFIG.summaries, min_coverage=0.5))
+    stats = chain(lake, ScriptedBackend(first_fails), half)
+    assert stats[SUMMARIES]["drops_by_reason"] == {"empty_output": 1} and stats[COT]["kept"] == 1
+    prov = json.loads(rows(lake, COT)[0]["synthesis_provenance"])
+    assert prov["summaries_used"] == prov["segments"] - 1
+
+
 def test_a_math_reasoning_that_ends_on_the_wrong_number_is_dropped(home):
     lake = lake_with(home, [CHAMP], extra={"content_kind": "math"})
 

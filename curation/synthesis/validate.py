@@ -32,6 +32,7 @@ SUMMARY_NUMBERS = "summary_unsupported_numbers"
 MALFORMED_COT = "malformed_cot"
 INSTRUCTION_LENGTH = "instruction_length_out_of_bounds"
 NOT_A_TASK = "instruction_not_a_task"
+NOT_SELF_CONTAINED = "not_self_contained"
 INSTRUCTION_COPY = "instruction_copies_source"
 REASONING_SHORT = "reasoning_too_short"
 REASONING_STEPS = "reasoning_too_few_steps"
@@ -138,6 +139,23 @@ def looks_like_task(text: str) -> bool:
     if re.search(r"[?？]", text) or _ZH_TASK.search(text):
         return True
     return any(_TASK_OPENING.match(s) for s in split_sentences(text) if s.strip())
+
+
+# an instruction or problem that points at the material it came from ("the text", "these notes") or asks
+# about the asking ("What question does this answer?") cannot stand alone: seed 002 requires a
+# "completely self-contained" problem, and seed 001's instruction is answered by the document alone
+_REFERS_TO_SOURCE = re.compile(
+    r"\b(?:th(?:e|is|ese|ose)\s+(?:text|passage|notes?|document|summar(?:y|ies)|material|excerpt|snippet|article)s?|"
+    r"(?:what|which)\s+(?:question|task)|answer to (?:this|the) question|(?:this|the) question)\b"
+    r"|(?:这段|这篇|本文|上文|以上|这些)(?:文字|文本|材料|笔记|摘要|内容)?",
+    re.IGNORECASE,
+)
+
+
+def refers_to_source(text: str) -> str | None:
+    """The phrase by which ``text`` leans on unseen material or on the prompt itself, or None."""
+    found = _REFERS_TO_SOURCE.search(text)
+    return found.group(0) if found else None
 
 
 def count_steps(text: str) -> int:
@@ -288,6 +306,8 @@ def check_cot(output: str, source: str, kind: str, template: PromptTemplate, cfg
                      f"{cfg.max_instruction_chars}]")
     if not looks_like_task(instruction):
         return _fail(NOT_A_TASK, instruction[:80])
+    if leaning := refers_to_source(instruction):
+        return _fail(NOT_SELF_CONTAINED, f"{leaning!r} in {instruction[:80]!r}")
     copied, detail = is_copy(instruction, source, cfg.ngram, cfg.max_instruction_overlap)
     if copied:
         return _fail(INSTRUCTION_COPY, f"{detail} > {cfg.max_instruction_overlap}")
@@ -369,6 +389,8 @@ def check_discipline_qa(output: str, seed: str, template: PromptTemplate, cfg: D
         return _fail(PROBLEM_SHORT, f"{content_length(problem)} < {cfg.min_problem_chars} chars")
     if not looks_like_task(problem):
         return _fail(PROBLEM_NOT_A_TASK, problem[:80])
+    if leaning := refers_to_source(problem):
+        return _fail(NOT_SELF_CONTAINED, f"{leaning!r} in {problem[:80]!r}")
     copied, detail = is_copy(problem, seed, cfg.ngram, cfg.max_problem_overlap)
     if copied:
         return _fail(PROBLEM_COPY, f"{detail} > {cfg.max_problem_overlap}")

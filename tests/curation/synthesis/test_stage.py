@@ -50,7 +50,7 @@ def test_the_chain_splits_summarizes_and_synthesizes_with_provenance_and_seed_00
     assert set(cot) == {"d0", "d1"}, drops(lake, COT)
     doc = cot["d0"]
     assert doc["mixture_slice"] == "cot_synthesis_docs-high" and cot["d1"]["mixture_slice"] == "cot_synthesis_docs-mid"
-    assert doc["text"].startswith("Question: What does this text explain") and doc["text"].endswith(LONG.strip())
+    assert doc["text"].startswith("Question: What are the main ideas") and doc["text"].endswith(LONG.strip())
     assert "\n\nReasoning:\n1. " in doc["text"] and doc["segment_ids"] == [s["id"] for s in by_parent["d0"]]
     prov = json.loads(doc["synthesis_provenance"])
     assert prov["template"] == "cot_synthesis" and len(prov["prompt_sha256"]) == 64 and prov["backend"] == "scripted"

@@ -61,6 +61,7 @@ def test_cot_failures_each_have_their_reason():
     cases = {
         val.MALFORMED_COT: "The with statement is nice. It wraps blocks.",
         val.NOT_A_TASK: "Question: The with statement and context managers.\nReasoning:" + reasoning,
+        val.NOT_SELF_CONTAINED: "Question: What question does this text answer?\nReasoning:" + reasoning,
         val.INSTRUCTION_COPY: f"Question: {first_sentence}?\nReasoning:" + reasoning,
         val.REASONING_SHORT: "Question: What does the with statement do?\nReasoning: It wraps a block.",
         val.REASONING_STEPS: "Question: What does the with statement do?\nReasoning: " + "It wraps the execution of "
@@ -122,6 +123,9 @@ def test_discipline_qa_keeps_latex_verbatim_and_drops_malformed_or_copied_pairs(
     assert val.check_discipline_qa(broken, SEED, QA, cfg).reason == val.LATEX
     copied = f"[Problem]\n{SEED}\n\n[Solution]" + GOOD_QA.split("[Solution]", 1)[1]
     assert val.check_discipline_qa(copied, SEED, QA, cfg).reason == val.PROBLEM_COPY
+    leaning = GOOD_QA.replace("What volume does it occupy?", "What does the material say about its volume?")
+    assert val.check_discipline_qa(leaning, SEED, QA, cfg).reason == val.NOT_SELF_CONTAINED
+    assert val.refers_to_source("这段文字讲了什么？") and not val.refers_to_source("What is the with statement for?")
     short = "[Problem]\nWhat volume does a heated gas occupy?\n\n[Solution]\nIt grows."
     assert val.check_discipline_qa(short, SEED, QA, cfg).reason == val.SOLUTION_SHORT
     assert val.latex_problem(r"$\frac{1}{2$") is not None and val.latex_problem(r"\begin{align} x \end{align}") is None

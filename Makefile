@@ -9,7 +9,7 @@ export CORPUSFORGE_HOME ?= $(CURDIR)/.corpusforge
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-scoring-labelled bench-decontam bench-rewrite bench-selection bench-scale lint clean
+.PHONY: demo test test-slow ui bench-dedup bench-scoring bench-scoring-labelled bench-decontam bench-rewrite bench-selection bench-synthesis bench-scale lint clean
 
 demo: $(STAMP)
 	$(BIN)/corpusforge demo
@@ -34,6 +34,9 @@ bench-scoring-labelled: $(STAMP)
 
 bench-rewrite: $(STAMP)
 	PYTHONPATH=. $(BIN)/python bench/rewrite/run.py
+
+bench-synthesis: $(STAMP)
+	PYTHONPATH=. $(BIN)/python bench/synthesis/run.py
 
 bench-decontam: $(STAMP)
 	PYTHONPATH=. $(BIN)/python -m bench.decontam.run

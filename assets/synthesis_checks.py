@@ -68,8 +68,8 @@ CHECK_SPECS = {
         "stage's confidence cut)."), _drop_rate_spec(SUMMARIES, "segments")],
     COT: [dg.AssetCheckSpec(
         "instruction_not_a_copy", asset=KEYS[COT], blocking=True,
-        description="Every instruction is a question or task (question mark, interrogative or imperative opening) "
-        "and shares at most cot.max_instruction_overlap of its n-grams with its source document (rebuilt from "
+        description="Every instruction is a question or task (question mark, interrogative or imperative opening), "
+        "self-contained (it names no 'the text' / 'these notes') and shares at most cot.max_instruction_overlap of its n-grams with its source document (rebuilt from "
         "cot_chunks); the training text carries the instruction and ends with the source as its answer."),
           _drop_rate_spec(COT, "documents"), _provenance_spec(COT), _gx_spec(COT)],
     DISCIPLINE_QA: [dg.AssetCheckSpec(
@@ -170,6 +170,8 @@ def instruction_result(lake: Lake, category: str, config: SynthesisConfig) -> dg
             problems.append(f"{d['id']}: parent {d['parent_id']} has no segments in cot_chunks")
         elif not val.looks_like_task(instruction):
             problems.append(f"{d['id']}: instruction is not a question or task: {instruction[:60]!r}")
+        elif leaning := val.refers_to_source(instruction):
+            problems.append(f"{d['id']}: instruction is not self-contained ({leaning!r}): {instruction[:60]!r}")
         elif (copied := val.is_copy(instruction, source, cfg.ngram, cfg.max_instruction_overlap))[0]:
             problems.append(f"{d['id']}: instruction copies its source ({copied[1]} > {cfg.max_instruction_overlap})")
         elif instruction not in d["text"] or not d["text"].endswith(source.strip()):

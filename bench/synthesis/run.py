@@ -87,7 +87,7 @@ def bench_category(lake: Lake, category: str, backend, config: SynthesisConfig, 
             "split_methods": stats["split_methods"], "split_notes": stats["split_notes"],
             "answer_checks": stats["answer_checks"], "requests": stats["requests"],
             "new_tokens": backend.counters.new_tokens - tokens0, "prompt_tokens": backend.counters.prompt_tokens - prompt0,
-            "wall_s": round(wall, 2), "generation_s": stats["generation_s"],
+            "wall_s": round(wall, 2), "generation_s": stats["generation_s"], "cache_hits": stats["cache_hits"],
             "docs_per_min": round(docs / wall * 60, 2) if wall and docs else None,
         }
         print(f"{category:12s} {step:14s} {stats['kept']:3d}/{stats['items']:3d} kept  {wall:6.1f}s  "
@@ -140,7 +140,7 @@ def markdown(report: dict) -> str:
     agg, ext = report["totals"], report["extrapolation"]
     lines = [f"# Synthesis benchmark ({report['backend']}, {report['model']}, {report['device']})", "",
              (f"Shipped configs/synthesis.yaml, {report['docs_per_category']} documents per category, "
-             f"{len(report['categories'])} categories of the demo corpus, fresh generation cache. "
+             f"{len(report['categories'])} categories of the demo corpus, {report['cache']} generation cache. "
              f"Measured {report['date']} on a shared 2-core CPU (other jobs were running: timings are noisy)."), "",
              "| step | documents | items | kept | yield | wall s | documents / min | new tokens | prompt tokens |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -175,6 +175,8 @@ def main() -> None:
     parser.add_argument("--docs", type=int, default=None, help="documents per category (default: the shipped budget)")
     parser.add_argument("--categories", nargs="*", default=None)
     parser.add_argument("--backend", default="auto")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="generation cache to reuse (default: a fresh one; a reused one makes timings meaningless)")
     args = parser.parse_args()
     source = Lake(home_from_env())
     categories = args.categories or sorted(source.landing_categories()) or ["code", "en_docs", "math", "zh_docs",
@@ -183,17 +185,22 @@ def main() -> None:
     config = budgeted(load_synthesis_config(REPO / "configs" / "synthesis.yaml"), args.docs)
     model_dir = materialize_model("packaged:smollm2-135m-instruct", source.models_dir)
     backend = make_backend(args.backend, model_dir, model_id="smollm2-135m-instruct")
+    reused = False
+    if args.cache is not None and args.cache.is_file():
+        with GenerationCache(args.cache) as existing:
+            reused = len(existing) > 0
     with tempfile.TemporaryDirectory() as tmp:
         lake = Lake(Path(tmp))
         (lake.home / "lake").mkdir(parents=True)
         (lake.home / "lake" / "scored").symlink_to(source.stage_dir("scored"))
-        with GenerationCache(Path(tmp) / "cache.sqlite") as cache:
+        with GenerationCache(args.cache or Path(tmp) / "cache.sqlite") as cache:
             rows = [bench_category(lake, c, backend, config, cache) for c in categories if source.files("scored", c)]
     import torch
 
     report = {"backend": backend.name, "model": backend.model_id,
               "device": "cuda" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)",
               "date": time.strftime("%Y-%m-%d"), "docs_per_category": config.selection.max_docs_per_category,
+              "cache": "reused (timings not fresh)" if reused else "fresh",
               "categories": rows}
     report["totals"] = totals(report)
     report["extrapolation"] = extrapolate(report["totals"], config)

@@ -71,6 +71,24 @@ def hash_fraction(doc_id: str) -> float:
     return int.from_bytes(hashlib.blake2b(doc_id.encode(), digest_size=8).digest(), "big") / 2**64
 
 
+def skip_reason(row: dict, sel, taken: int) -> str | None:
+    """Why a document is left out by a budgeted selection (``sel``: min_chars, max_chars, sample_rate,
+    max_docs_per_category; ``taken``: documents selected so far), or None: the rewrite and synthesis stages'
+    shared rule."""
+    text = row.get("text") or ""
+    if not text.strip():
+        return "empty_text"
+    if len(text) < sel.min_chars:
+        return "too_short"
+    if sel.max_chars is not None and len(text) > sel.max_chars:
+        return "too_long_for_budget"
+    if hash_fraction(row["id"]) >= sel.sample_rate:
+        return "sampled_out"
+    if sel.max_docs_per_category is not None and taken >= sel.max_docs_per_category:
+        return "over_max_docs_per_category"
+    return None
+
+
 def variants(config: RewriteConfig, styles: tuple[str, ...]) -> list[Variant]:
     out = []
     for style in styles:
@@ -99,19 +117,7 @@ class Planner:
         self.stats = PlanStats()
 
     def _skip(self, row: dict) -> str | None:
-        sel = self.config.selection
-        text = row.get("text") or ""
-        if not text.strip():
-            return "empty_text"
-        if len(text) < sel.min_chars:
-            return "too_short"
-        if sel.max_chars is not None and len(text) > sel.max_chars:
-            return "too_long_for_budget"
-        if hash_fraction(row["id"]) >= sel.sample_rate:
-            return "sampled_out"
-        if sel.max_docs_per_category is not None and self.stats.docs_selected >= sel.max_docs_per_category:
-            return "over_max_docs_per_category"
-        return None
+        return skip_reason(row, self.config.selection, self.stats.docs_selected)
 
     def plan(self, row: dict) -> tuple[list[Job], list[tuple[Job, str, str]]]:
         """Jobs for one document, and (job, reason, detail) for styles it was routed to but cannot get."""

@@ -63,6 +63,10 @@ class SummaryConfig:
                                                                            max_new_tokens=128))
     # seed 001 asks for a concise abstract: longer than this share of its segment is no abstract (our bound)
     max_length_ratio: float = 0.75
+    # an abstract made of the segment's own sentences is an extract, not an abstract: share of its word
+    # n-grams (CJK: character n-grams) found in the segment above which it is a copy (our bound)
+    ngram: int = 5
+    max_overlap: float = 0.9
     min_chars: int = 15
     # py3langid is unreliable below a sentence (the rewrite stage's bound)
     min_chars_for_language: int = 40
@@ -143,6 +147,8 @@ class SynthesisConfig:
             raise ValueError(f"chunks.method must be one of {SPLIT_METHODS}, got {self.chunks.method!r}")
         if not 0 <= self.chunks.min_segment_chars <= self.chunks.target_segment_chars <= self.chunks.max_segment_chars:
             raise ValueError("need 0 <= chunks.min_segment_chars <= target_segment_chars <= max_segment_chars")
+        if self.chunks.max_unit_chars > self.chunks.max_segment_chars:
+            raise ValueError("chunks.max_unit_chars must be <= max_segment_chars (one sentence must fit a segment)")
         for slot in DOCUMENT_SLOTS:
             if self.cot.document_template.count(slot) != 1:
                 raise ValueError(f"cot.document_template must contain {slot} exactly once")

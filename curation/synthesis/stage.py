@@ -28,7 +28,7 @@ from curation.lake import Lake, PartitionWriter
 from curation.lm.generation import GenerationRequest, LLMBackend, Sampling
 from curation.rewrite.cache import GenerationCache, generate_cached
 from curation.rewrite.kinds import KindConfig, document_kind
-from curation.rewrite.plan import hash_fraction
+from curation.rewrite.plan import skip_reason
 from curation.rewrite.prompts import PromptTemplate
 from curation.scoring.langid import detect_language
 from curation.sql import sql_string
@@ -100,6 +100,14 @@ class Batch:
     items: dict[str, dict] = field(default_factory=dict)  # item key -> outcome
     counters: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)  # rejected generations by reason (every attempt)
+
+    def drop(self, key: str, drop: Drop, attempts: int | None = None) -> None:
+        self.drops.append((key, drop))
+        self.items[key] = {"outcome": drop.reason, **({"attempts": attempts} if attempts else {})}
+
+    def keep(self, key: str, row: dict, attempts: int, **outcome) -> None:
+        self.rows.append({ITEM_COLUMN: key, **row})
+        self.items[key] = {"outcome": "kept", "attempts": attempts, **outcome}
 
 
 class _Context:
@@ -195,22 +203,12 @@ class Selector:
         return True
 
     def _reason(self, row: dict) -> str | None:
-        sel, text = self.sel, row.get("text") or ""
+        sel = self.sel
         if sel.categories is not None and self.category not in sel.categories:
             return "category_not_selected"
-        if not text.strip():
-            return "empty_text"
-        if len(text) < sel.min_chars:
-            return "too_short"
-        if sel.max_chars is not None and len(text) > sel.max_chars:
-            return "too_long_for_budget"
         if sel.buckets is not None and self.bucket(row) not in sel.buckets:
             return "bucket_not_selected"
-        if hash_fraction(row["id"]) >= sel.sample_rate:
-            return "sampled_out"
-        if sel.max_docs_per_category is not None and self.taken >= sel.max_docs_per_category:
-            return "over_max_docs_per_category"
-        return None
+        return skip_reason(row, sel, self.taken)
 
 
 def _language(row: dict) -> str:
@@ -286,8 +284,7 @@ def _chunk_batch(ctx: _Context, items: list[Item]) -> Batch:
         problem = seg.coverage_problem(item.data["text"], texts, cfg.max_unit_chars)
         parent = item.data["id"]
         if problem is not None:  # the rule split is the validator's own: this would be a bug, recorded not hidden
-            batch.drops.append((item.key, ctx.drop(segment_id(parent, 0), NOT_COVERED, problem[1])))
-            batch.items[item.key] = {"outcome": NOT_COVERED}
+            batch.drop(item.key, ctx.drop(segment_id(parent, 0), NOT_COVERED, problem[1]))
             continue
         prov = ctx.provenance(job.attempts if job else 0, parent_id=parent, split_method=method, split_note=note)
         for i, text in enumerate(texts):
@@ -321,9 +318,8 @@ def _summary_batch(ctx: _Context, items: list[Item]) -> Batch:
         if ctx.fits(prompt):
             jobs.append(Job(item, prompt))
         else:
-            batch.drops.append((item.key, ctx.drop(f"{item.data['id']}~summary", PROMPT_TOO_LONG,
-                                                  f"segment of {len(item.data['text'])} chars")))
-            batch.items[item.key] = {"outcome": PROMPT_TOO_LONG}
+            batch.drop(item.key, ctx.drop(f"{item.data['id']}~summary", PROMPT_TOO_LONG,
+                                          f"segment of {len(item.data['text'])} chars"))
     ctx.rounds(jobs, lambda job, out: val.check_summary(out, job.item.data["text"], ctx.template, cfg), batch)
     batch.counters["attempted"] += len(jobs)
     for job in jobs:
@@ -331,18 +327,16 @@ def _summary_batch(ctx: _Context, items: list[Item]) -> Batch:
         doc_id = f"{row['id']}~summary"
         if not job.verdict.ok:
             detail = f"parent={row['parent_id']}; segment={row['id']}; attempts={job.attempts}; {job.verdict.detail}"
-            batch.drops.append((job.item.key, ctx.drop(doc_id, job.verdict.reason, detail)))
-            batch.items[job.item.key] = {"outcome": job.verdict.reason, "attempts": job.attempts}
+            batch.drop(job.item.key, ctx.drop(doc_id, job.verdict.reason, detail), job.attempts)
             continue
-        batch.rows.append({
-            ITEM_COLUMN: job.item.key, "id": doc_id, "text": job.verdict.fields["summary"],
+        batch.keep(job.item.key, {
+            "id": doc_id, "text": job.verdict.fields["summary"],
             **_parent_columns(row, ctx.category), "parent_id": row["parent_id"], "segment_id": row["id"],
             "segment_index": row["segment_index"], "segment_count": row["segment_count"], "lang": row["lang"],
             "bucket": row["bucket"], "kind": row["kind"], "model": ctx.backend.model_id,
             "synthesis_provenance": ctx.provenance(job.attempts, parent_id=row["parent_id"], segment_id=row["id"],
                                                    length_ratio=job.verdict.fields["length_ratio"]),
-        })
-        batch.items[job.item.key] = {"outcome": "kept", "attempts": job.attempts}
+        }, job.attempts)
     return batch
 
 
@@ -395,13 +389,11 @@ def _cot_batch(ctx: _Context, items: list[Item]) -> Batch:
         doc_id = f"{g['parent_id']}~cot_synthesis"
         if len(have) / len(g["summaries"]) < ctx.config.summaries.min_coverage or not have:
             detail = f"{len(have)} of {len(g['summaries'])} segments have a valid summary"
-            batch.drops.append((item.key, ctx.drop(doc_id, SUMMARIES_INCOMPLETE, detail)))
-            batch.items[item.key] = {"outcome": SUMMARIES_INCOMPLETE}
+            batch.drop(item.key, ctx.drop(doc_id, SUMMARIES_INCOMPLETE, detail))
             continue
         prompt = ctx.template.render(_numbered_summaries(have))
         if not ctx.fits(prompt):
-            batch.drops.append((item.key, ctx.drop(doc_id, PROMPT_TOO_LONG, f"{len(have)} summaries")))
-            batch.items[item.key] = {"outcome": PROMPT_TOO_LONG}
+            batch.drop(item.key, ctx.drop(doc_id, PROMPT_TOO_LONG, f"{len(have)} summaries"))
             continue
         jobs.append(Job(item, prompt, extra={"source": "".join(g["segments"])}))
     ctx.rounds(jobs, lambda job, out: val.check_cot(out, job.extra["source"], job.item.data["kind"], ctx.template,
@@ -412,13 +404,12 @@ def _cot_batch(ctx: _Context, items: list[Item]) -> Batch:
         doc_id = f"{g['parent_id']}~cot_synthesis"
         if not v.ok:
             detail = f"parent={g['parent_id']}; attempts={job.attempts}; {v.detail}"
-            batch.drops.append((job.item.key, ctx.drop(doc_id, v.reason, detail)))
-            batch.items[job.item.key] = {"outcome": v.reason, "attempts": job.attempts}
+            batch.drop(job.item.key, ctx.drop(doc_id, v.reason, detail), job.attempts)
             continue
         f = v.fields
         batch.counters[f"answer_{f['answer_check']}"] += 1
-        batch.rows.append({
-            ITEM_COLUMN: job.item.key, "id": doc_id,
+        batch.keep(job.item.key, {
+            "id": doc_id,
             "text": val.render_document(cfg.document_template, f["instruction"], f["reasoning"], job.extra["source"]),
             **_parent_columns(g, category), "parent_id": g["parent_id"], "segment_ids": g["segment_ids"],
             "style": STAGES[COT], "mixture_slice": mixture_slice(STAGES[COT], category, g["bucket"]),
@@ -426,11 +417,11 @@ def _cot_batch(ctx: _Context, items: list[Item]) -> Batch:
             "model": ctx.backend.model_id,
             "synthesis_provenance": ctx.provenance(
                 job.attempts, parent_id=g["parent_id"], segment_ids=g["segment_ids"], steps=f["steps"],
+                summaries_used=sum(1 for x in g["summaries"] if x), segments=len(g["segments"]),
                 answer_check=f["answer_check"], answer_detail=f["answer_detail"],
                 document_template=cfg.document_template, upstream={
                     "chunks": ctx.config.step_version(CHUNKS), "summaries": ctx.config.step_version(SUMMARIES)}),
-        })
-        batch.items[job.item.key] = {"outcome": "kept", "attempts": job.attempts}
+        }, job.attempts)
     return batch
 
 
@@ -470,8 +461,7 @@ def _qa_batch(ctx: _Context, items: list[Item]) -> Batch:
         snippet = seed_snippet(row["text"], cfg.snippet_chars)
         prompt = ctx.template.render(snippet, discipline=discipline)
         if not ctx.fits(prompt):
-            batch.drops.append((item.key, ctx.drop(f"{row['id']}~discipline_qa", PROMPT_TOO_LONG, f"{len(snippet)} chars")))
-            batch.items[item.key] = {"outcome": PROMPT_TOO_LONG}
+            batch.drop(item.key, ctx.drop(f"{row['id']}~discipline_qa", PROMPT_TOO_LONG, f"{len(snippet)} chars"))
             continue
         jobs.append(Job(item, prompt, extra={"snippet": snippet, "discipline": discipline, "source": source}))
     ctx.rounds(jobs, lambda job, out: val.check_discipline_qa(out, job.extra["snippet"], ctx.template, cfg), batch)
@@ -481,11 +471,10 @@ def _qa_batch(ctx: _Context, items: list[Item]) -> Batch:
         doc_id = f"{row['id']}~discipline_qa"
         if not v.ok:
             detail = f"parent={row['id']}; discipline={job.extra['discipline']}; attempts={job.attempts}; {v.detail}"
-            batch.drops.append((job.item.key, ctx.drop(doc_id, v.reason, detail)))
-            batch.items[job.item.key] = {"outcome": v.reason, "attempts": job.attempts}
+            batch.drop(job.item.key, ctx.drop(doc_id, v.reason, detail), job.attempts)
             continue
-        batch.rows.append({
-            ITEM_COLUMN: job.item.key, "id": doc_id, "text": val.render_qa(v.fields["problem"], v.fields["solution"]),
+        batch.keep(job.item.key, {
+            "id": doc_id, "text": val.render_qa(v.fields["problem"], v.fields["solution"]),
             **_parent_columns(row, category), "parent_id": row["id"], "style": STAGES[DISCIPLINE_QA],
             "mixture_slice": mixture_slice(STAGES[DISCIPLINE_QA], category, row["_bucket"]),
             "discipline": job.extra["discipline"], "discipline_source": job.extra["source"],
@@ -494,8 +483,7 @@ def _qa_batch(ctx: _Context, items: list[Item]) -> Batch:
             "synthesis_provenance": ctx.provenance(job.attempts, parent_id=row["id"], discipline=job.extra["discipline"],
                                                    discipline_source=job.extra["source"], steps=v.fields["steps"],
                                                    snippet_chars=len(job.extra["snippet"])),
-        })
-        batch.items[job.item.key] = {"outcome": "kept", "attempts": job.attempts}
+        }, job.attempts)
     return batch
 
 

@@ -32,6 +32,7 @@ SUMMARY_NUMBERS = "summary_unsupported_numbers"
 MALFORMED_COT = "malformed_cot"
 INSTRUCTION_LENGTH = "instruction_length_out_of_bounds"
 NOT_A_TASK = "instruction_not_a_task"
+NOT_SELF_CONTAINED = "not_self_contained"
 INSTRUCTION_COPY = "instruction_copies_source"
 REASONING_SHORT = "reasoning_too_short"
 REASONING_STEPS = "reasoning_too_few_steps"
@@ -99,6 +100,17 @@ def _fail(reason: str, detail: str = "") -> Verdict:
     return Verdict(reason, detail)
 
 
+def _unusable(output: str, template: PromptTemplate, min_chars: int) -> Verdict | None:
+    """The failures every step shares: (nearly) empty, a refusal, the prompt echoed back."""
+    if content_length(output) < min_chars:
+        return _fail(EMPTY)
+    if said := refusal(output):
+        return _fail(REFUSAL, said)
+    if echoed := prompt_echo(output, template):
+        return _fail(PROMPT_ECHO, echoed)
+    return None
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased words and single CJK characters: the units n-gram overlap counts."""
     return [t.casefold() for t in _TOKEN.findall(text)]
@@ -127,6 +139,23 @@ def looks_like_task(text: str) -> bool:
     if re.search(r"[?？]", text) or _ZH_TASK.search(text):
         return True
     return any(_TASK_OPENING.match(s) for s in split_sentences(text) if s.strip())
+
+
+# an instruction or problem that points at the material it came from ("the text", "these notes") or asks
+# about the asking ("What question does this answer?") cannot stand alone: seed 002 requires a
+# "completely self-contained" problem, and seed 001's instruction is answered by the document alone
+_REFERS_TO_SOURCE = re.compile(
+    r"\b(?:th(?:e|is|ese|ose)\s+(?:text|passage|notes?|document|summar(?:y|ies)|material|excerpt|snippet|article)s?|"
+    r"(?:what|which)\s+(?:question|task)|answer to (?:this|the) question|(?:this|the) question)\b"
+    r"|(?:这段|这篇|本文|上文|以上|这些)(?:文字|文本|材料|笔记|摘要|内容)?",
+    re.IGNORECASE,
+)
+
+
+def refers_to_source(text: str) -> str | None:
+    """The phrase by which ``text`` leans on unseen material or on the prompt itself, or None."""
+    found = _REFERS_TO_SOURCE.search(text)
+    return found.group(0) if found else None
 
 
 def count_steps(text: str) -> int:
@@ -160,14 +189,11 @@ def same_language(text: str, reference: str, min_chars: int) -> tuple[bool, str]
 def check_summary(output: str, segment: str, template: PromptTemplate, cfg: SummaryConfig) -> Verdict:
     """An abstract of ``segment``: non-empty, its own words, shorter, same language, no new numbers."""
     text = _SUMMARY_PREFIX.sub("", complete_sentences(template.clean_output(output))).strip()
-    if content_length(text) < cfg.min_chars:
-        return _fail(EMPTY)
-    if said := refusal(text):
-        return _fail(REFUSAL, said)
-    if echoed := prompt_echo(text, template):
-        return _fail(PROMPT_ECHO, echoed)
-    if normalize_text(text) == normalize_text(segment):
-        return _fail(SUMMARY_COPY)
+    if (early := _unusable(text, template, cfg.min_chars)) is not None:
+        return early
+    copied, detail = is_copy(text, segment, cfg.ngram, cfg.max_overlap)
+    if copied:
+        return _fail(SUMMARY_COPY, f"{detail} > {cfg.max_overlap}")
     ratio = content_length(text) / max(1, content_length(segment))
     if ratio >= cfg.max_length_ratio:
         return _fail(SUMMARY_NOT_SHORTER, f"ratio {ratio:.2f} >= {cfg.max_length_ratio}")
@@ -269,12 +295,8 @@ def check_math_answer(reasoning: str, source: str, tolerance: float) -> tuple[st
 
 def check_cot(output: str, source: str, kind: str, template: PromptTemplate, cfg: CotConfig) -> Verdict:
     """An instruction the source answers and a reasoning towards it, judged against the source document."""
-    if content_length(output) < cfg.min_instruction_chars:
-        return _fail(EMPTY)
-    if said := refusal(output):
-        return _fail(REFUSAL, said)
-    if echoed := prompt_echo(output, template):
-        return _fail(PROMPT_ECHO, echoed)
+    if (early := _unusable(output, template, cfg.min_instruction_chars)) is not None:
+        return early
     parsed = parse_cot(template.clean_output(output))
     if parsed is None:
         return _fail(MALFORMED_COT, "no 'Question:' / 'Reasoning:' sections")
@@ -284,6 +306,8 @@ def check_cot(output: str, source: str, kind: str, template: PromptTemplate, cfg
                      f"{cfg.max_instruction_chars}]")
     if not looks_like_task(instruction):
         return _fail(NOT_A_TASK, instruction[:80])
+    if leaning := refers_to_source(instruction):
+        return _fail(NOT_SELF_CONTAINED, f"{leaning!r} in {instruction[:80]!r}")
     copied, detail = is_copy(instruction, source, cfg.ngram, cfg.max_instruction_overlap)
     if copied:
         return _fail(INSTRUCTION_COPY, f"{detail} > {cfg.max_instruction_overlap}")
@@ -355,12 +379,8 @@ def latex_problem(text: str) -> str | None:
 def check_discipline_qa(output: str, seed: str, template: PromptTemplate, cfg: DisciplineQAConfig) -> Verdict:
     """Seed 002's "[Problem] / [Solution]": a self-contained problem (not a copy of the seed), a solution
     step by step, LaTeX intact, in the seed's language."""
-    if content_length(output) < cfg.min_problem_chars:
-        return _fail(EMPTY)
-    if said := refusal(output):
-        return _fail(REFUSAL, said)
-    if echoed := prompt_echo(output, template):
-        return _fail(PROMPT_ECHO, echoed)
+    if (early := _unusable(output, template, cfg.min_problem_chars)) is not None:
+        return early
     parsed = parse_problem_solution(template.clean_output(output))
     if parsed is None:
         return _fail(MALFORMED_QA, "no [Problem] / [Solution] sections")
@@ -369,6 +389,8 @@ def check_discipline_qa(output: str, seed: str, template: PromptTemplate, cfg: D
         return _fail(PROBLEM_SHORT, f"{content_length(problem)} < {cfg.min_problem_chars} chars")
     if not looks_like_task(problem):
         return _fail(PROBLEM_NOT_A_TASK, problem[:80])
+    if leaning := refers_to_source(problem):
+        return _fail(NOT_SELF_CONTAINED, f"{leaning!r} in {problem[:80]!r}")
     copied, detail = is_copy(problem, seed, cfg.ngram, cfg.max_problem_overlap)
     if copied:
         return _fail(PROBLEM_COPY, f"{detail} > {cfg.max_problem_overlap}")

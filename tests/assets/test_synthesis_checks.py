@@ -99,8 +99,9 @@ def test_an_instruction_that_copies_its_source_or_is_no_task_fails(home):
                                    *rs[1:]])
     failed(instruction_result(lake, CATEGORY, CONFIG), "instruction copies its source")
     lake = built(home / "b")
-    rewrite(lake, COT, lambda rs: [{**rs[0], "instruction": "The with statement."}, *rs[1:]])
-    failed(instruction_result(lake, CATEGORY, CONFIG), "is not a question or task")
+    rewrite(lake, COT, lambda rs: [{**rs[0], "instruction": "The with statement."},
+                                   {**rs[1], "instruction": "What question does this text answer?"}])
+    failed(instruction_result(lake, CATEGORY, CONFIG), "is not a question or task", "is not self-contained")
 
 
 def test_qa_with_broken_latex_or_without_sections_fails(home):

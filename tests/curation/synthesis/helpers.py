@@ -17,8 +17,8 @@ from curation.synthesis.config import DEFAULT_PROMPTS_DIR
 from curation.synthesis.segments import rule_segments
 
 SHIPPED = load_synthesis_config(DEFAULT_PROMPTS_DIR.parent / "synthesis.yaml")
-# no caps, small segments, one attempt: every document of a test goes through every step
-CONFIG = replace(SHIPPED, batch_size=2, max_attempts=1,
+# no caps, one attempt, every abstract required (seed 001): every document of a test goes through every step
+CONFIG = replace(SHIPPED, batch_size=2, max_attempts=1, summaries=replace(SHIPPED.summaries, min_coverage=1.0),
                  selection=replace(SHIPPED.selection, max_docs_per_category=None, max_chars=None),
                  discipline_qa=replace(SHIPPED.discipline_qa, selection=replace(
                      SHIPPED.discipline_qa.selection, max_docs_per_category=None)))
@@ -36,15 +36,15 @@ def answer(prompt: str, seed: int) -> str:
         return ", ".join(str(i + 1) for i in starts[1:]) or "none"
     if "concise abstract" in prompt:
         body = passage(prompt, "Passage:")
-        words = re.sub(r"\d", "", body).split()
-        return " ".join(words[: max(4, len(words) // 3)]).rstrip(".,;:") + "."
+        words = re.sub(r"\d", "", body).split()  # the opening third of the words, reversed: no extract
+        return " ".join(reversed(words[: max(4, len(words) // 3)])).strip(".,;:") + "."
     if "What question or task" in prompt:
         notes = re.findall(r"^\d+\. (.+)$", prompt, re.MULTILINE)
         steps = [" ".join(reversed(re.sub(r"\d", "", n).split())) + "." for n in notes]
         steps += ["Each part builds on the previous one, so the reader follows them in order.",
                   "Putting the parts together explains what the whole text sets out to show."]
-        return "Question: What does this text explain, and how do its parts fit together?\nReasoning:\n" + \
-            "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+        question = "What are the main ideas of this part of the Python reference, and how do they fit together?"
+        return f"Question: {question}\nReasoning:\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
     if "[Problem]" in prompt:
         return GOOD_QA
     raise AssertionError(f"unexpected prompt: {prompt[:80]}")

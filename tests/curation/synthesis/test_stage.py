@@ -50,7 +50,7 @@ def test_the_chain_splits_summarizes_and_synthesizes_with_provenance_and_seed_00
     assert set(cot) == {"d0", "d1"}, drops(lake, COT)
     doc = cot["d0"]
     assert doc["mixture_slice"] == "cot_synthesis_docs-high" and cot["d1"]["mixture_slice"] == "cot_synthesis_docs-mid"
-    assert doc["text"].startswith("Question: What does this text explain") and doc["text"].endswith(LONG.strip())
+    assert doc["text"].startswith("Question: What are the main ideas") and doc["text"].endswith(LONG.strip())
     assert "\n\nReasoning:\n1. " in doc["text"] and doc["segment_ids"] == [s["id"] for s in by_parent["d0"]]
     prov = json.loads(doc["synthesis_provenance"])
     assert prov["template"] == "cot_synthesis" and len(prov["prompt_sha256"]) == 64 and prov["backend"] == "scripted"
@@ -87,6 +87,16 @@ def test_a_failed_summary_keeps_its_document_out_of_synthesis_with_the_reason(ho
     assert cot_drops["d1~cot_synthesis"]["reason"] == "summaries_incomplete"
     assert "segments have a valid summary" in cot_drops["d1~cot_synthesis"]["detail"]
     assert [r["parent_id"] for r in rows(lake, COT)] == ["d0"]
+
+
+def test_with_partial_coverage_allowed_the_abstracts_used_are_recorded(home):
+    lake = lake_with(home, [LONG])
+    first_fails = lambda p, s: "ok" if "concise abstract" in p and PARAGRAPHS[0][:40] in p else answer(p, s)
+    half = replace(CONFIG, summaries=replace(CONFIG.summaries, min_coverage=0.5))
+    stats = chain(lake, ScriptedBackend(first_fails), half)
+    assert stats[SUMMARIES]["drops_by_reason"] == {"empty_output": 1} and stats[COT]["kept"] == 1
+    prov = json.loads(rows(lake, COT)[0]["synthesis_provenance"])
+    assert prov["summaries_used"] == prov["segments"] - 1
 
 
 def test_a_math_reasoning_that_ends_on_the_wrong_number_is_dropped(home):

@@ -6,6 +6,7 @@ from curation.rewrite.prompts import load_templates
 from curation.synthesis import validate as val
 from curation.synthesis.config import CotConfig, DisciplineQAConfig, SummaryConfig, SynthesisConfig
 from tests.curation.rewrite.helpers import PARAGRAPHS, ZH
+from tests.curation.synthesis.helpers import GOOD_QA
 
 TEMPLATES = load_templates(SynthesisConfig().prompts_dir, ["cot_summary", "cot_synthesis", "discipline_qa"])
 SEGMENT = PARAGRAPHS[0]  # the Python reference on the `with` statement
@@ -23,7 +24,9 @@ def test_a_short_faithful_abstract_passes_and_bad_ones_fail_with_their_reason():
                            SEGMENT, SUMMARY, cfg)
     assert ok.ok and ok.fields["summary"].startswith("The with statement") and ok.fields["length_ratio"] < 0.75
     assert val.check_summary(SEGMENT, SEGMENT, SUMMARY, cfg).reason == val.SUMMARY_COPY
-    long = SEGMENT[: int(len(SEGMENT) * 0.9)] + "."
+    extract = val.check_summary(SEGMENT.split(". ")[0] + ".", SEGMENT, SUMMARY, cfg)  # its first sentence
+    assert extract.reason == val.SUMMARY_COPY and "(verbatim)" in extract.detail
+    long = " ".join(reversed(SEGMENT.split())) + "."  # as long as the segment, in other word order: no copy, no abstract
     assert val.check_summary(long, SEGMENT, SUMMARY, cfg).reason == val.SUMMARY_NOT_SHORTER
     assert val.check_summary("ok", SEGMENT, SUMMARY, cfg).reason == val.EMPTY
     assert val.check_summary("As an AI language model, I cannot summarize this.", SEGMENT, SUMMARY,
@@ -58,6 +61,7 @@ def test_cot_failures_each_have_their_reason():
     cases = {
         val.MALFORMED_COT: "The with statement is nice. It wraps blocks.",
         val.NOT_A_TASK: "Question: The with statement and context managers.\nReasoning:" + reasoning,
+        val.NOT_SELF_CONTAINED: "Question: What question does this text answer?\nReasoning:" + reasoning,
         val.INSTRUCTION_COPY: f"Question: {first_sentence}?\nReasoning:" + reasoning,
         val.REASONING_SHORT: "Question: What does the with statement do?\nReasoning: It wraps a block.",
         val.REASONING_STEPS: "Question: What does the with statement do?\nReasoning: " + "It wraps the execution of "
@@ -104,15 +108,6 @@ def test_task_detection_and_ngram_copy_in_english_and_chinese():
     assert not val.is_copy("这篇讲话回顾了哪一年的成就？", ZH, 5, 0.6)[0]
 
 
-GOOD_QA = r"""[Problem]
-A gas sample occupies $V_1 = 2.0\,\mathrm{L}$ at $T_1 = 300\,\mathrm{K}$. At constant pressure it is heated to
-$T_2 = 450\,\mathrm{K}$. What volume does it occupy?
-
-[Solution]
-1. At constant pressure Charles's law holds: $\frac{V_1}{T_1} = \frac{V_2}{T_2}$, so the volume grows in
-proportion to the absolute temperature.
-2. Solving for the unknown gives $V_2 = V_1 \cdot \frac{T_2}{T_1}$, which keeps the units of volume.
-3. Substituting the values, $V_2 = 2.0 \cdot \frac{450}{300} = 3.0\,\mathrm{L}$, so the gas occupies 3.0 litres."""
 SEED = ("If CO2 is nonpolar how come much more dissolves in water than O2? The graph shows how the volume and "
         "solubility of gases change with temperature at constant pressure.")
 
@@ -128,6 +123,9 @@ def test_discipline_qa_keeps_latex_verbatim_and_drops_malformed_or_copied_pairs(
     assert val.check_discipline_qa(broken, SEED, QA, cfg).reason == val.LATEX
     copied = f"[Problem]\n{SEED}\n\n[Solution]" + GOOD_QA.split("[Solution]", 1)[1]
     assert val.check_discipline_qa(copied, SEED, QA, cfg).reason == val.PROBLEM_COPY
+    leaning = GOOD_QA.replace("What volume does it occupy?", "What does the material say about its volume?")
+    assert val.check_discipline_qa(leaning, SEED, QA, cfg).reason == val.NOT_SELF_CONTAINED
+    assert val.refers_to_source("这段文字讲了什么？") and not val.refers_to_source("What is the with statement for?")
     short = "[Problem]\nWhat volume does a heated gas occupy?\n\n[Solution]\nIt grows."
     assert val.check_discipline_qa(short, SEED, QA, cfg).reason == val.SOLUTION_SHORT
     assert val.latex_problem(r"$\frac{1}{2$") is not None and val.latex_problem(r"\begin{align} x \end{align}") is None

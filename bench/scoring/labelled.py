@@ -39,6 +39,7 @@ from curation.hashing import hash_bytes
 CACHE = REPO / "bench" / ".cache" / "labelled"
 CATEGORIES = ("team_wiki", "forum_en", "zh_articles", "zh_snippets", "vendored_src", "olympiad")
 SPLITS = ("tune", "held_out")
+DCLM_TRAINER = "cross-fitted-1"  # part of the DCLM cache key: bump when train_dclm_fasttext's method changes
 
 
 def category_of(it: Item) -> str:
@@ -101,6 +102,7 @@ def run_pipeline(home: Path, items: list[Item]):
     """The scoring stage's own functions, as the assets call them."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+    import yaml
 
     from curation.document import DOC_SCHEMA
     from curation.embeddings import load_embedder
@@ -108,6 +110,7 @@ def run_pipeline(home: Path, items: list[Item]):
     from curation.reference import load_reference, with_paragraphs
     from curation.scoring import (
         DCLMClassifier,
+        DCLMTrainConfig,
         EduRegressor,
         KenLMScorer,
         ScoringModels,
@@ -122,7 +125,7 @@ def run_pipeline(home: Path, items: list[Item]):
     from curation.scoring.langid import LanguageId
     from curation.scoring.profiles import detect_profile
 
-    qm = __import__("yaml").safe_load((REPO / "configs" / "quality_models.yaml").read_text())
+    qm = yaml.safe_load((REPO / "configs" / "quality_models.yaml").read_text())
     cfg = load_scoring_config(REPO / "configs" / "scoring.yaml")
     t0 = time.perf_counter()
     reference, summary = load_reference(qm["reference"], home)
@@ -142,7 +145,8 @@ def run_pipeline(home: Path, items: list[Item]):
         lambda d: train_kenlm(ref_texts, qm["kenlm"]["order"], d)[1])
     positives = with_paragraphs(ref_texts)
     dclm_dir, dclm_metrics, dclm_cached = _cached(
-        "dclm", _key(_key(*positives), _key(*negatives)), lambda d: train_dclm_fasttext(positives, negatives, d)[1])
+        "dclm", _key(_key(*positives), _key(*negatives), DCLMTrainConfig(), DCLM_TRAINER),
+        lambda d: train_dclm_fasttext(positives, negatives, d)[1])
     embed = load_embedder()
     docs = positives + negatives
     docs = docs[:: -(-len(docs) // qm["edu_regressor"]["max_train_docs"])]

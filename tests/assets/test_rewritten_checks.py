@@ -70,7 +70,7 @@ def test_no_synthetic_documents_is_a_warning_not_a_pass(home):
     for result in (gx_synthetic_check(lake, "empty", synthetic_frame(lake, "empty")),
                    provenance_check("empty", synthetic_frame(lake, "empty"), CONFIG)):
         assert result.passed is False and result.severity == dg.AssetCheckSeverity.WARN
-        assert "no synthetic documents" in result.metadata["note"].value
+        assert "no synthetic documents" in result.metadata["cannot_judge"].value
 
 
 def stats(n, failed):

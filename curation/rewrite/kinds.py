@@ -16,8 +16,11 @@ MAX_CODE_LINE_CHARS = 120
 
 _CODE_SYMBOLS = re.compile(r"[{}()\[\];=<>]")
 _CODE_LINE = re.compile(r"^\s*(def |class |import |from \S+ import |return\b|if .*:$|for .*:$|#include|public |function |const |let |var |}|\w+\(.*\);?$)")
-# LaTeX commands, inline-math dollars, and arithmetic between numbers or single-letter variables
-_MATH_MARK = re.compile(r"\\[a-zA-Z]{2,}|\$|(?:\b[\d]+|\b[a-z]\b)\s*[=+\-*/^<>≤≥]\s*(?:[\d]+|[a-z]\b)")
+# LaTeX commands, inline-math dollars, and arithmetic between numbers or single-letter variables. A dash
+# between bare numbers ("2008-06-04", "400-711-6699", "2-3 days") is a date, phone number or range, not
+# a minus: it counts only when spaced or beside a variable ("n - 1", "n-1").
+_MATH_MARK = re.compile(r"\\[a-zA-Z]{2,}|\$|(?:\b\d+|\b[a-z]\b)\s*[=+*/^<>≤≥]\s*(?:\d+|[a-z]\b)"
+                        r"|(?:\b\d+|\b[a-z]\b)\s+-\s+(?:\d+|[a-z]\b)|\b[a-z]\s*-\s*(?:\d+|[a-z]\b)")
 
 
 @dataclass(frozen=True)

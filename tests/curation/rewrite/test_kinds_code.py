@@ -21,6 +21,11 @@ def test_kind_comes_from_the_text_not_the_category_name():
     assert document_kind({"text": MATH_TEXT}, CONFIG) == MATH
     assert document_kind({"text": "\n\n".join(PARAGRAPHS)}, CONFIG) == PROSE
     assert document_kind({"text": "新年讲话。同胞们、朋友们：在一九九八年来临之际，我十分高兴。"}, CONFIG) == PROSE
+    # dates, times and a phone number in a short Chinese review are not arithmetic
+    review = ("所以2008-6-1 12:23同时在两个网站下单。2008-06-04 9:30，书已经收到。快递到市区2-3天。"
+              "打电话400-711-6699，等了两分钟就挂线了！")
+    assert document_kind({"text": review}, CONFIG) == PROSE
+    assert document_kind({"text": "Let n - 1 = 2k and a_n = n-1 + 2n, so 3n = 2k + 2 = 8."}, CONFIG) == MATH
     assert document_kind({"text": "x = 1", "content_kind": "math"}, CONFIG) == MATH  # a stated kind wins
     assert document_kind({"text": MATH_TEXT}, CONFIG, forced=PROSE) == PROSE
 

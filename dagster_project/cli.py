@@ -115,11 +115,10 @@ def print_stage(lake: Lake, stage: str) -> None:
     weights = lake.stage_dir("mixture_weights", stage) / "weights.json"
     info = json.loads(weights.read_text()) if weights.is_file() else {"rows": []}
     if info["rows"]:
-        print(f"  reweighting from {info['source']} (alpha {info['alpha']}): "
-              f"{'slice':28s} {'Δp':>9s} {'f':>6s} {'r before':>8s} {'r after':>8s}")
+        print(f"  reweighting that made [{stage}] from {info['source']}'s eval (alpha {info['alpha']}):")
+        print(f"  {'slice':36s} {'Δp':>10s} {'f':>10s} {'r before':>12s} {'r after':>11s}")
         for r in info["rows"]:
-            print(f"  {'':33s}{r['slice'][:28]:28s} {r['delta_p']:+9.3f} {r['f']:6.3f} {r['r_prev']:8.3f} "
-                  f"{r['r_new']:8.3f}")
+            print(f"  {r['slice'][:36]:36s} {r['delta_p']:+10.3f} {r['f']:10.3f} {r['r_prev']:12.3f} {r['r_new']:11.3f}")
     print_eval_table(lake, stage)
 
 
@@ -180,6 +179,9 @@ def print_ablation_verdicts(lake: Lake) -> None:
     print(f"\ndata ablation ({len(report['runs'])} runs, {report['wall_s']:.0f}s):")
     for v in report["verdicts"]:
         print(f"  {v['verdict']}")
+    for name, i in report["independence"].items():
+        print(f"  eval set {name}: {i['kept']} of {i['docs']} documents kept ({i['hash_hits']} in training by hash, "
+              f"{i['dropped_overlap']} overlapping it, {i.get('trimmed_for_set', 0)} trimmed to the set bound)")
 
 
 def cmd_ui(args) -> int:

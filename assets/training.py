@@ -7,11 +7,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.training_checks import LOSS_CHECK, loss_check
 from assets.checks.thresholds import check_thresholds
 from assets.metadata import md_table
 from assets.mixture import MIXED_KEY, mixture_dir
 from assets.partitions import stage_partitions
+from assets.training_checks import LOSS_CHECK, loss_check
 from curation.lake import Lake
 from curation.mixture.curriculum import load_curriculum
 from curation.training.checkpoint import checkpoint_dir, read_checkpoint_meta

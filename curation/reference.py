@@ -150,7 +150,7 @@ def sample_documents(
     the sample (a bounded heap), not the partition."""
     picked: list[tuple[str, str, str]] = []
     for category in categories:
-        def docs():
+        def docs(category=category):
             for batch in lake.iter_batches(stage, category, columns=["id", "text"]):
                 for doc_id, text in zip(batch.column("id").to_pylist(), batch.column("text").to_pylist()):
                     if doc_id not in exclude_ids:

@@ -9,8 +9,6 @@ from assets.raw import raw_corpus
 from assets.rewritten import rewritten_corpus
 from assets.scored import scored_corpus
 from assets.selected import selected_corpus
-from assets.evaluation import eval_table
-from assets.mixture import mixed_corpus, mixture_weights
 from assets.synthesis import SYNTHESIS_ASSETS
 from assets.training import trained_checkpoint
 from dagster_project.automation import automated

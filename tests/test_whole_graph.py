@@ -12,7 +12,6 @@ from curation.lake import Lake
 from curation.lm.scratch import build_tiny_llama
 from curation.sample_corpus import build_sample_corpus
 from dagster_project.definitions import ASSETS
-from assets.partitions import category_partitions, stage_partitions
 from resources.compute import ComputeResource
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource

@@ -23,7 +23,6 @@ from curation.decontam.sources import humaneval_items
 
 def real_paragraphs() -> list[str]:
     import importlib.util
-
     from pydoc_data.topics import topics
 
     paras = [p.strip() for t in topics.values() for p in t.split("\n\n") if len(p.split()) >= 40]

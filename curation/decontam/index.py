@@ -89,7 +89,7 @@ class EvalIndex:
         if not hit.any():
             return None
         distinct_doc = np.unique(doc).size
-        hit_hashes, first_index = np.unique(doc[hit], return_index=True)
+        hit_hashes = np.unique(doc[hit])
         owners = self.item_of[np.searchsorted(self.hashes, hit_hashes)]
         items, shared = np.unique(owners, return_counts=True)
         overlap = shared / np.minimum(self.item_ngrams[items], distinct_doc)

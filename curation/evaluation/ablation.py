@@ -367,7 +367,6 @@ def run_ablation(lake, cfg: AblationConfig, work_dir: Path, user_eval_dir: Path 
     device = resolve_device(_training_config(cfg, cfg.seeds[0]))
     stages = {s for v in cfg.variants for s in v.stages}
     per_stage = {s: set(lake.stage_categories(s)) for s in stages}
-    base_variant = next(v for v in cfg.variants if v.name == cfg.baseline)
     # a category counts when every variant can draw from it (equal per-category tokens)
     categories = sorted(c for c in set.union(*per_stage.values())
                         if all(any(c in per_stage[s] for s in v.stages) for v in cfg.variants))

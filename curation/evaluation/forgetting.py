@@ -10,6 +10,7 @@ so a small drop there is not evidence), a *collapse* flag when it got catastroph
 ``forgetting_check`` condenses that into warn (forgetting) / block (collapse) for an asset check.
 """
 
+import itertools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -79,7 +80,7 @@ def stage_changes(rows: Iterable[Mapping], stages: Sequence[str], bounds: Forget
         raise ValueError(f"need a base and at least one stage, got {list(stages)}")
     by_key = _key_rows(rows)
     base, out = stages[0], []
-    for previous, stage in zip(stages, stages[1:]):
+    for previous, stage in itertools.pairwise(stages):
         for (s, metric, name), cur in sorted(by_key.items()):
             if s != stage or (base, metric, name) not in by_key:
                 continue

@@ -59,7 +59,8 @@ def _netns_prefix() -> tuple[str, ...]:
     if unshare is None:
         return ()
     try:
-        probe = subprocess.run([unshare, "--user", "--map-root-user", "--net", "true"], capture_output=True, timeout=10)
+        probe = subprocess.run([unshare, "--user", "--map-root-user", "--net", "true"], capture_output=True, timeout=10,
+                               check=False)
     except (OSError, subprocess.TimeoutExpired):
         return ()
     return (unshare, "--user", "--map-root-user", "--net") if probe.returncode == 0 else ()
@@ -90,7 +91,8 @@ def run_sandboxed(program: str, limits: SandboxLimits = SandboxLimits()) -> Sand
                "OMP_NUM_THREADS": "1", "LANG": "C.UTF-8"}
         proc = subprocess.Popen([*_netns_prefix(), sys.executable, "-I", path], cwd=workdir, env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                preexec_fn=_limit(limits), start_new_session=True)
+                                preexec_fn=_limit(limits),  # noqa: PLW1509 - only setrlimit calls run in the child
+                                start_new_session=True)
         try:
             _, stderr = proc.communicate(timeout=limits.timeout_s)
         except subprocess.TimeoutExpired:

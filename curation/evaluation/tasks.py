@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 
 from curation.config_keys import refuse_unknown_keys
-from curation.hashing import file_sha256, short_digest
 from curation.evaluation.task_data import TASKS_DIR
+from curation.hashing import file_sha256, short_digest
 
 DEFAULT_TASKS = ("bb_arithmetic_2d_add", "bb_date_understanding", "bb_elementary_math_qa",
                  "bb_logical_deduction_3", "bb_strategyqa", "humaneval_sandboxed")

@@ -10,7 +10,6 @@ import json
 import uuid
 from pathlib import Path
 
-from curation.hashing import file_sha256  # re-exported: train.py imports it from here
 from curation.lake import replace_dir
 
 CHECKPOINT_DIR = "checkpoint"

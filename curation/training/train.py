@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from curation.hashing import file_sha256
 from curation.training.blocks import PackedBlocks, open_training_data
 from curation.training.checkpoint import (
     checkpoint_dir,
-    file_sha256,
     load_optimizer_state,
     read_checkpoint_meta,
     save_checkpoint,

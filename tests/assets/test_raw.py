@@ -4,10 +4,10 @@ import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
+from assets.partitions import category_partitions
 from assets.raw import raw_corpus
 from curation.lake import Lake
 from curation.lineage import explain_removal
-from assets.partitions import category_partitions
 from resources.compute import ComputeResource
 from resources.configs import PipelineConfigs
 from resources.lake import LakeResource

@@ -37,7 +37,7 @@ def test_index_is_cached_by_content(tmp_path):
     first, cached = EvalIndex.cached(items, 13, tmp_path)
     again, cached_again = EvalIndex.cached(items, 13, tmp_path)
     assert not cached and cached_again and np.array_equal(first.hashes, again.hashes)
-    changed, cached_changed = EvalIndex.cached([EvalItem("bench", "1", "other " * 20)], 13, tmp_path)
+    _, cached_changed = EvalIndex.cached([EvalItem("bench", "1", "other " * 20)], 13, tmp_path)
     assert not cached_changed
 
 

@@ -100,7 +100,8 @@ def test_sensor_refuses_bad_category_folder(home):
 def test_backfill_schedule_requests_one_run_per_category(home):
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(category_partitions.name, ["code", "en_docs", "zh_news"])
-        ctx = dg.build_schedule_context(instance=instance, scheduled_execution_time=dt.datetime(2026, 11, 21, 2))
-        requests = category_backfill_schedule(ctx)
+        # the context's own `with` restores Dagster's context-local state when the test ends
+        with dg.build_schedule_context(instance=instance, scheduled_execution_time=dt.datetime(2026, 11, 21, 2)) as ctx:
+            requests = category_backfill_schedule(ctx)
     assert [r.partition_key for r in requests] == ["code", "en_docs", "zh_news"]
     assert all(r.run_key.startswith("backfill:2026-11-21:") for r in requests)

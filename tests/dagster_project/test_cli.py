@@ -42,7 +42,7 @@ def test_console_entry_keeps_exit_codes_and_tracebacks(home):
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "dagster_project.cli", *args], capture_output=True, text=True,
-                              timeout=300, env={**os.environ, "CORPUSFORGE_HOME": str(home)})
+                              check=False, timeout=300, env={**os.environ, "CORPUSFORGE_HOME": str(home)})
 
     why = cli("why", "no-such-doc")
     assert why.returncode == 1 and "no-such-doc: not removed by any stage" in why.stdout

@@ -50,7 +50,7 @@ def test_common_extensions_are_read_and_every_other_file_is_reported(tmp_path):
     (land / "c.Jsonl.GZ").write_bytes(gzip.compress(b"".join(doc_lines(2, "gz"))))
     for name in ("d.csv", "e.txt", "f.json", "g.bz2", ".h.jsonl.tmp"):
         (land / name).write_text("text\n")
-    meta, checks = raw_outcome(materialize_raw(tmp_path, "mix"))
+    meta, _ = raw_outcome(materialize_raw(tmp_path, "mix"))
     assert meta["dagster/row_count"] == 6 and meta["shards"] == 3
     assert meta["ignored_files_count"] == 5
     table = meta["ignored_files"]

@@ -2,11 +2,19 @@
 real from-scratch training where a junk stream must lose to a clean one on independent text."""
 
 import numpy as np
-import pytest
 
 from curation.evaluation.ablation import (
-    AblationConfig, category_budgets, contamination, doc_losses, draw_stream, independence_violations,
-    independent_subset, mean_loss, ngram_keys, train_bpe_tokenizer, verdict,
+    AblationConfig,
+    category_budgets,
+    contamination,
+    doc_losses,
+    draw_stream,
+    independence_violations,
+    independent_subset,
+    mean_loss,
+    ngram_keys,
+    train_bpe_tokenizer,
+    verdict,
 )
 from curation.evaluation.evalsets import builtin_set, user_sets
 from tests.curation.training.tiny_lm import chinese_texts, english_texts
@@ -75,12 +83,12 @@ def test_junk_stream_loses_to_clean_stream_on_independent_english(tmp_path):
     """Two identical tiny Llamas, same init and steps; one trained on real English, one on shuffled
     characters of the same text. On independent English (json module docstrings) the clean one wins."""
     import torch
+    from transformers import AutoTokenizer
 
     from curation.lm.models import load_causal_lm
     from curation.lm.scratch import build_tiny_llama
     from curation.training.config import TrainingConfig
     from curation.training.train import train
-    from transformers import AutoTokenizer
 
     clean = english_texts(60)
     rng = np.random.default_rng(0)
@@ -96,7 +104,7 @@ def test_junk_stream_loses_to_clean_stream_on_independent_english(tmp_path):
     losses = {}
     for name, texts in {"clean": clean, "junk": junk}.items():
         arrays, _ = draw_stream([(str(i), t) for i, t in enumerate(texts)], tokenizer, 40_000, seed=0)
-        out = train(cfg, init, arrays, tmp_path / name)
+        train(cfg, init, arrays, tmp_path / name)
         tok, model = load_causal_lm(tmp_path / name / "checkpoint", "cpu", torch.float32)
         losses[name] = mean_loss(doc_losses(tok, model, independent, 64, 6000))
     assert losses["clean"] < losses["junk"] - 0.1, losses

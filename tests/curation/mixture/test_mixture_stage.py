@@ -10,12 +10,12 @@ import pytest
 from curation.decontam.index import EvalIndex, EvalItem
 from curation.document import DROP_SCHEMA
 from curation.lake import PartitionWriter
+from curation.mixture import verify
 from curation.mixture.curriculum import StageSpec
 from curation.mixture.megatron import IndexedDataset, read_blend_file
 from curation.mixture.spec import MixtureSpec, MixtureSpecError, load_mixture_spec
 from curation.mixture.stage import build_mixture
 from curation.mixture.tokens import TokenizerError
-from curation.mixture import verify
 from tests.curation.training.tiny_lm import chinese_texts, english_texts
 
 BUDGET = 12_000
@@ -82,7 +82,7 @@ def test_group_ratios_hold_in_the_written_files(stage1, stage2):
 def test_a_doctored_samples_file_fails_the_share_and_alignment_checks(stage2, tmp_path):
     mixture = tmp_path / "m"
     shutil.copytree(stage2[0], mixture)
-    part = sorted((mixture / "samples").glob("*.parquet"))[0]
+    part = min((mixture / "samples").glob("*.parquet"))
     table = pq.read_table(part)
     cats = table["category"].to_pylist()
     relabeled = ["reviews" if c == "tech_prose" else c for c in cats]  # claim English tokens are Chinese
@@ -133,7 +133,7 @@ def test_doctored_training_rows_fail_the_heldout_check(stage2, tmp_path):
     mixture = tmp_path / "m"
     shutil.copytree(stage2[0], mixture)
     held = pq.read_table(mixture / "heldout.parquet").to_pydict()
-    part = sorted((mixture / "samples").glob("*.parquet"))[0]
+    part = min((mixture / "samples").glob("*.parquet"))
     table = pq.read_table(part)
     ids = table["doc_id"].to_pylist()
     ids[0] = held["doc_id"][0]  # a held-out id in the training rows

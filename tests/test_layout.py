@@ -61,7 +61,27 @@ def _subscripted_extension_types(package: str, modules: set[str]) -> list[str]:
     return found
 
 
+def _annotated_extension_types(package: str, modules: set[str]) -> list[str]:
+    """Evaluated parameter and return annotations naming ``duckdb.X``: a library that resolves type
+    hints (``typing.get_type_hints``) caches them the same way; a test that materialized the synthesis
+    assets printed the report until the dedup helpers' ``con: duckdb.DuckDBPyConnection`` became strings."""
+    found = []
+    for path in (ROOT / package).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            args = node.args
+            annotations = [a.annotation for a in [*args.posonlyargs, *args.args, *args.kwonlyargs,
+                                                   *filter(None, [args.vararg, args.kwarg])]] + [node.returns]
+            for annotation in filter(None, annotations):
+                if any(isinstance(inner, ast.Attribute) and isinstance(inner.value, ast.Name)
+                       and inner.value.id in modules for inner in ast.walk(annotation)):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(annotation)}")
+    return found
+
+
 def test_no_generic_alias_holds_a_duckdb_type():
-    offenders = [o for p in ("curation", "assets", "resources", "dagster_project")
-                 for o in _subscripted_extension_types(p, {"duckdb"})]
+    packages = ("curation", "assets", "resources", "dagster_project")
+    offenders = [o for p in packages for o in _subscripted_extension_types(p, {"duckdb"})]
+    offenders += [o for p in packages for o in _annotated_extension_types(p, {"duckdb"})]
     assert offenders == []

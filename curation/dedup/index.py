@@ -82,7 +82,7 @@ class DedupIndex:
                 con.close()
 
     @staticmethod
-    def _check_version(con: duckdb.DuckDBPyConnection, index_version: str) -> None:
+    def _check_version(con: "duckdb.DuckDBPyConnection", index_version: str) -> None:
         row = con.execute("SELECT value FROM meta WHERE key = 'index_version'").fetchone()
         if row is None:
             con.execute("INSERT INTO meta VALUES ('index_version', ?)", [index_version])

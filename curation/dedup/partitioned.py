@@ -63,7 +63,7 @@ def _list(files: list[str]) -> str:
     return "[" + ", ".join(sql_string(f) for f in files) + "]"
 
 
-def partitioned_candidates(con: duckdb.DuckDBPyConnection, engine: Engine, parts: int, workdir: Path, window: int,
+def partitioned_candidates(con: "duckdb.DuckDBPyConnection", engine: Engine, parts: int, workdir: Path, window: int,
                            memory_limit: str) -> tuple[str, str, dict]:
     """(SQL of distinct new x new candidate pairs, SQL of new x index pairs, stats) from ``parts`` separate
     joins. ``con`` has the temp table ``live_bands`` and the index table ``bands``."""

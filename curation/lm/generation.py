@@ -1,7 +1,10 @@
 """Text generation backends: Hugging Face transformers (CPU or CUDA) and vLLM (CUDA only).
 
 Both take plain user prompts, wrap them in the tokenizer's chat template (``encode_chat``,
-shared so the two backends see identical token ids) and return only the generated text.
+shared so the two backends see identical token ids) and return the assistant's reply: the
+request's ``response_prefix`` (the opening of the reply, written for the model: structured
+generation by prefill, so a small model continues inside the format instead of inventing its
+own) followed by what the model generated.
 ``generate_requests`` takes many requests with their own sampling parameters at once: vLLM
 serves them in one ``LLM.generate`` call (one ``SamplingParams`` per request, prefix caching
 on, so the shared instruction prefix of a style is computed once); transformers groups them
@@ -46,6 +49,7 @@ class GenerationRequest:
     prompt: str  # the user turn
     sampling: Sampling
     system: str | None = None
+    response_prefix: str = ""  # the assistant turn starts with it; the reply returned includes it
 
 
 class LLMBackend(Protocol):
@@ -60,10 +64,11 @@ class LLMBackend(Protocol):
 
 
 def group_by_sampling(requests: list[GenerationRequest]) -> dict[tuple, list[int]]:
-    """Request indices grouped by (sampling, system): the unit one padded transformers batch can share."""
+    """Request indices grouped by (sampling, system, response prefix): the unit one padded transformers
+    batch can share."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, request in enumerate(requests):
-        groups[(request.sampling, request.system)].append(i)
+        groups[(request.sampling, request.system, request.response_prefix)].append(i)
     return groups
 
 
@@ -89,8 +94,9 @@ class GenerationCounters:
         }
 
 
-def encode_chat(tokenizer, user: str, system: str | None = None) -> list[int]:
-    """Token ids of one user turn, ready for the assistant to answer.
+def encode_chat(tokenizer, user: str, system: str | None = None, response_prefix: str = "") -> list[int]:
+    """Token ids of one user turn, ready for the assistant to answer (after ``response_prefix``, the
+    opening of its reply, when given).
 
     With a chat template the template decides special tokens (BOS included), so none are
     added again; a tokenizer without one (a base model) gets the plain text plus its BOS.
@@ -98,9 +104,14 @@ def encode_chat(tokenizer, user: str, system: str | None = None) -> list[int]:
     if getattr(tokenizer, "chat_template", None):
         messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return tokenizer(text, add_special_tokens=False)["input_ids"]
+        return tokenizer(text + response_prefix, add_special_tokens=False)["input_ids"]
     text = f"{system}\n\n{user}\n\n" if system else f"{user}\n\n"
-    return tokenizer(text, add_special_tokens=True)["input_ids"]
+    return tokenizer(text + response_prefix, add_special_tokens=True)["input_ids"]
+
+
+def reply(response_prefix: str, generated: str) -> str:
+    """The assistant's whole reply: the prefilled opening and the model's continuation."""
+    return (response_prefix + generated).strip()
 
 
 def _check_fits(ids: list[int], max_new_tokens: int, context_length: int) -> None:
@@ -141,9 +152,9 @@ class TransformersBackend:
 
     def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:
         outputs: list[str] = [""] * len(requests)
-        for (sampling, system), idx in group_by_sampling(requests).items():
+        for (sampling, system, prefix), idx in group_by_sampling(requests).items():
             texts = self.generate([requests[i].prompt for i in idx], sampling.max_new_tokens, sampling.temperature,
-                                  sampling.seed, system=system, top_p=sampling.top_p)
+                                  sampling.seed, system=system, top_p=sampling.top_p, response_prefix=prefix)
             for i, text in zip(idx, texts, strict=True):
                 outputs[i] = text
         return outputs
@@ -156,11 +167,12 @@ class TransformersBackend:
         seed: int,
         system: str | None = None,
         top_p: float = 1.0,
+        response_prefix: str = "",
     ) -> list[str]:
         from transformers import GenerationConfig
 
         torch = self._torch
-        encoded = [encode_chat(self.tokenizer, p, system) for p in prompts]
+        encoded = [encode_chat(self.tokenizer, p, system, response_prefix) for p in prompts]
         for ids in encoded:
             _check_fits(ids, max_new_tokens, self.context_length)
         sampling = temperature > 0
@@ -187,7 +199,7 @@ class TransformersBackend:
             for i, row in zip(idx, new, strict=True):
                 kept = row[row != self.tokenizer.pad_token_id]
                 self.counters.new_tokens += int(kept.numel())
-                outputs[i] = self.tokenizer.decode(kept, skip_special_tokens=True).strip()
+                outputs[i] = reply(response_prefix, self.tokenizer.decode(kept, skip_special_tokens=True))
         self.counters.seconds += time.perf_counter() - start
         self.counters.calls += 1
         self.counters.prompts += len(prompts)
@@ -250,7 +262,7 @@ class VLLMBackend:
         )
 
     def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:
-        encoded = [encode_chat(self.tokenizer, r.prompt, r.system) for r in requests]
+        encoded = [encode_chat(self.tokenizer, r.prompt, r.system, r.response_prefix) for r in requests]
         for ids, request in zip(encoded, requests, strict=True):
             _check_fits(ids, request.sampling.max_new_tokens, self.context_length)
         params = [self.sampling_params(r.sampling) for r in requests]
@@ -261,7 +273,7 @@ class VLLMBackend:
         self.counters.prompts += len(requests)
         self.counters.prompt_tokens += sum(len(ids) for ids in encoded)
         self.counters.new_tokens += sum(len(r.outputs[0].token_ids) for r in results)
-        return [r.outputs[0].text.strip() for r in results]
+        return [reply(req.response_prefix, r.outputs[0].text) for req, r in zip(requests, results, strict=True)]
 
     def generate(
         self, prompts: list[str], max_new_tokens: int, temperature: float, seed: int, system: str | None = None,

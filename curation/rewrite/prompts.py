@@ -49,11 +49,15 @@ class PromptTemplate:
     slots: tuple[str, ...] = ()
     faithfulness: dict = field(default_factory=dict)
     file_sha256: str = ""  # the template file's bytes: part of the stage's code version
+    # the opening of the model's reply, written for it (prefill): a small model then continues inside
+    # the format ("[Problem]", "Question:") instead of inventing its own; the reply kept includes it
+    response_prefix: str = ""
 
     @property
     def digest(self) -> str:
         """Hash of everything the model sees besides the document: part of the cache key."""
-        return hashlib.sha256(f"{self.system or ''}\0{self.user}".encode()).hexdigest()
+        prefill = f"\0{self.response_prefix}" if self.response_prefix else ""  # unchanged keys without one
+        return hashlib.sha256(f"{self.system or ''}\0{self.user}{prefill}".encode()).hexdigest()
 
     def render(self, document: str, context: str | None = None, **slots: str) -> str:
         # str.replace, not str.format: documents and templates may contain braces
@@ -120,6 +124,9 @@ def load_template(path: Path) -> PromptTemplate:
     post = str(data.get("postprocess") or "none")
     if post not in POSTPROCESSORS:
         raise TemplateError(f"prompt template {path}: postprocess {post!r} not in {POSTPROCESSORS}")
+    response_prefix = data.get("response_prefix") or ""
+    if not isinstance(response_prefix, str):
+        raise TemplateError(f"prompt template {path}: response_prefix must be text, got {response_prefix!r}")
     slots = _tuple(data.get("slots")) or ()
     for slot in slots:
         if "{" + slot + "}" not in data["user"]:
@@ -137,6 +144,7 @@ def load_template(path: Path) -> PromptTemplate:
         slots=slots,
         faithfulness=dict(data.get("faithfulness") or {}),
         file_sha256=hashlib.sha256(raw).hexdigest(),
+        response_prefix=response_prefix,
     )
 
 

@@ -119,7 +119,7 @@ class _Rewriter:
     def request(self, job: Job) -> GenerationRequest:
         template = self.templates[job.variant.template]
         prompt = template.render(job.chunks[len(job.outputs)], self.context(job), **dict(job.variant.slots))
-        return GenerationRequest(prompt, self.sampling(job), template.system)
+        return GenerationRequest(prompt, self.sampling(job), template.system, template.response_prefix)
 
     def run(self, jobs: list[Job]) -> None:
         while active := [job for job in jobs if job.active]:

@@ -152,7 +152,8 @@ class _Context:
         for attempt in range(self.max_attempts):
             if not pending:
                 break
-            requests = [GenerationRequest(j.prompt, self.sampling(attempt), self.template.system) for j in pending]
+            requests = [GenerationRequest(j.prompt, self.sampling(attempt), self.template.system,
+                                          self.template.response_prefix) for j in pending]
             before = _new_tokens(self.backend)
             result = generate_cached(self.backend, self.cache, requests, [self.template.digest] * len(pending),
                                      [self.stage] * len(pending))

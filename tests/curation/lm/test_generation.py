@@ -158,3 +158,29 @@ def test_transformers_groups_requests_by_sampling_and_keeps_their_order(backend)
     mixed = backend.generate_requests(requests)
     alone = [backend.generate([p], s.max_new_tokens, 0.0, 0)[0] for p, s in zip(prompts, [greedy8, greedy4, greedy8])]
     assert mixed == alone
+
+
+def test_a_response_prefix_opens_the_assistant_turn_and_heads_the_reply(backend, tiny_llama_dir):
+    """Structured generation by prefill: the model sees the opening of its reply after the generation
+    prompt, and both backends return that opening followed by the continuation."""
+    from curation.lm.generation import GenerationRequest, Sampling, VLLMBackend
+
+    tokenizer = backend.tokenizer
+    tokenizer.chat_template = CHATML
+    try:
+        ids = encode_chat(tokenizer, "Write a problem.", "Be brief.", response_prefix="[Problem]\n")
+        bare = encode_chat(tokenizer, "Write a problem.", "Be brief.")
+    finally:
+        tokenizer.chat_template = None
+    assert tokenizer.decode(ids).endswith("<|im_start|>assistant\n[Problem]\n") and ids[: len(bare)] == bare
+
+    greedy = Sampling(6, 0.0, 1.0, 0)
+    prefilled, plain = backend.generate_requests([GenerationRequest("Hello", greedy, None, "[Problem]\n"),
+                                                  GenerationRequest("Hello", greedy)])
+    assert prefilled.startswith("[Problem]") and not plain.startswith("[Problem]")
+
+    fake = _FakeVLLM(tokenizer)
+    vllm_backend = VLLMBackend(tiny_llama_dir, vllm_module=fake, max_model_len=512)
+    assert vllm_backend.generate_requests([GenerationRequest("doc", greedy, None, "Question:")]) == ["Question: ok"]
+    (prompts, _), = fake.calls
+    assert prompts[0]["prompt_token_ids"] == encode_chat(tokenizer, "doc", None, "Question:")

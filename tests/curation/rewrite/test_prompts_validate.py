@@ -132,6 +132,18 @@ def test_shipped_config_routes_every_style_and_names_unknown_keys(tmp_path):
         load_rewrite_config(tmp_path / "rewrite.yaml")
 
 
+def test_a_response_prefix_is_read_and_is_part_of_the_cache_digest(tmp_path):
+    (tmp_path / "plain.yaml").write_text("name: plain\nuser: 'Ask about {document}'\nlength_ratio: [0.1, 5]\n")
+    (tmp_path / "prefilled.yaml").write_text("name: prefilled\nuser: 'Ask about {document}'\n"
+                                             "length_ratio: [0.1, 5]\nresponse_prefix: 'Question:'\n")
+    plain, prefilled = load_template(tmp_path / "plain.yaml"), load_template(tmp_path / "prefilled.yaml")
+    assert plain.response_prefix == "" and prefilled.response_prefix == "Question:"
+    assert plain.digest != prefilled.digest  # a cached reply without the prefill is never reused with it
+    (tmp_path / "bad.yaml").write_text("name: bad\nuser: '{document}'\nlength_ratio: [0.1, 5]\nresponse_prefix: [1]\n")
+    with pytest.raises(TemplateError, match="response_prefix must be text"):
+        load_template(tmp_path / "bad.yaml")
+
+
 def test_code_version_hashes_the_prompt_text_not_its_path(tmp_path):
     shutil.copytree(DEFAULT_PROMPTS_DIR, tmp_path / "prompts")
     here, copy = RewriteConfig(), replace(RewriteConfig(), prompts_dir=tmp_path / "prompts")

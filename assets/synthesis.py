@@ -81,6 +81,9 @@ def _metadata(step: str, stats: dict, rows: int, samples: list[tuple]) -> dict:
     if step == CHUNKS:
         meta["split_methods"] = counts_table(stats["split_methods"], key="method")
         meta["rule_split_because"] = counts_table(stats["split_notes"], key="reason")
+    if step in (COT, DISCIPLINE_QA):
+        # two-pass: how many leads (instructions / problems) passed their checks and got a body generated
+        meta["leads_accepted"] = stats["leads_accepted"]
     if step == COT:
         meta["math_answer_checks"] = counts_table(stats["answer_checks"], key="outcome")
     return meta

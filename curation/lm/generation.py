@@ -4,7 +4,8 @@ Both take plain user prompts, wrap them in the tokenizer's chat template (``enco
 shared so the two backends see identical token ids) and return the assistant's reply: the
 request's ``response_prefix`` (the opening of the reply, written for the model: structured
 generation by prefill, so a small model continues inside the format instead of inventing its
-own) followed by what the model generated.
+own) followed by what the model generated, cut before the first of the request's ``stop`` strings
+(generation also ends there: one section of a structured answer at a time).
 ``generate_requests`` takes many requests with their own sampling parameters at once: vLLM
 serves them in one ``LLM.generate`` call (one ``SamplingParams`` per request, prefix caching
 on, so the shared instruction prefix of a style is computed once); transformers groups them
@@ -39,9 +40,15 @@ class Sampling:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    stop: tuple[str, ...] = ()  # generation ends before the first of these (vLLM's ``stop``, excluded)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.stop:  # absent when unused, so cache keys written before stop strings existed still match
+            del d["stop"]
+        else:
+            d["stop"] = list(self.stop)
+        return d
 
 
 @dataclass(frozen=True)
@@ -109,9 +116,12 @@ def encode_chat(tokenizer, user: str, system: str | None = None, response_prefix
     return tokenizer(text + response_prefix, add_special_tokens=True)["input_ids"]
 
 
-def reply(response_prefix: str, generated: str) -> str:
-    """The assistant's whole reply: the prefilled opening and the model's continuation."""
-    return (response_prefix + generated).strip()
+def reply(response_prefix: str, generated: str, stop: tuple[str, ...] = ()) -> str:
+    """The assistant's whole reply: the prefilled opening and the model's continuation up to (without)
+    the first stop string. Transformers keeps the stop string it halted on and vLLM drops it: both end
+    up the same here."""
+    cut = min((i for i in (generated.find(s) for s in stop if s) if i >= 0), default=len(generated))
+    return (response_prefix + generated[:cut]).strip()
 
 
 def _check_fits(ids: list[int], max_new_tokens: int, context_length: int) -> None:
@@ -154,7 +164,8 @@ class TransformersBackend:
         outputs: list[str] = [""] * len(requests)
         for (sampling, system, prefix), idx in group_by_sampling(requests).items():
             texts = self.generate([requests[i].prompt for i in idx], sampling.max_new_tokens, sampling.temperature,
-                                  sampling.seed, system=system, top_p=sampling.top_p, response_prefix=prefix)
+                                  sampling.seed, system=system, top_p=sampling.top_p, response_prefix=prefix,
+                                  stop=sampling.stop)
             for i, text in zip(idx, texts, strict=True):
                 outputs[i] = text
         return outputs
@@ -168,6 +179,7 @@ class TransformersBackend:
         system: str | None = None,
         top_p: float = 1.0,
         response_prefix: str = "",
+        stop: tuple[str, ...] = (),
     ) -> list[str]:
         from transformers import GenerationConfig
 
@@ -184,6 +196,7 @@ class TransformersBackend:
             top_k=None,
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
+            stop_strings=list(stop) or None,
         )
         # longest first, so each batch pads little; outputs go back to the caller's order
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
@@ -194,12 +207,13 @@ class TransformersBackend:
             idx = order[lo : lo + self.batch_size]
             batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(self.device)
             with torch.inference_mode():
-                out = self.model.generate(**batch, generation_config=config)
+                # the tokenizer lets generate match stop strings across token boundaries
+                out = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer)
             new = out[:, batch["input_ids"].shape[1] :]
             for i, row in zip(idx, new, strict=True):
                 kept = row[row != self.tokenizer.pad_token_id]
                 self.counters.new_tokens += int(kept.numel())
-                outputs[i] = reply(response_prefix, self.tokenizer.decode(kept, skip_special_tokens=True))
+                outputs[i] = reply(response_prefix, self.tokenizer.decode(kept, skip_special_tokens=True), stop)
         self.counters.seconds += time.perf_counter() - start
         self.counters.calls += 1
         self.counters.prompts += len(prompts)
@@ -256,9 +270,10 @@ class VLLMBackend:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def sampling_params(self, sampling: Sampling):
+        stop = {"stop": list(sampling.stop)} if sampling.stop else {}
         return self._vllm.SamplingParams(
             temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_new_tokens,
-            seed=sampling.seed,
+            seed=sampling.seed, **stop,
         )
 
     def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:
@@ -273,7 +288,8 @@ class VLLMBackend:
         self.counters.prompts += len(requests)
         self.counters.prompt_tokens += sum(len(ids) for ids in encoded)
         self.counters.new_tokens += sum(len(r.outputs[0].token_ids) for r in results)
-        return [reply(req.response_prefix, r.outputs[0].text) for req, r in zip(requests, results, strict=True)]
+        return [reply(req.response_prefix, r.outputs[0].text, req.sampling.stop)
+                for req, r in zip(requests, results, strict=True)]
 
     def generate(
         self, prompts: list[str], max_new_tokens: int, temperature: float, seed: int, system: str | None = None,

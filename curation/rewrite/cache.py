@@ -89,12 +89,21 @@ class CachedGeneration:
     seconds: float  # time inside the backend
 
 
+def _params(request) -> dict:
+    """Sampling, plus the request's own response prefix when it has one: a prefix that restates an earlier
+    answer (the second pass of a two-part generation) differs per request, unlike the template's."""
+    params = request.sampling.as_dict()
+    if request.response_prefix:
+        params["response_prefix"] = request.response_prefix
+    return params
+
+
 def generate_cached(backend, cache: GenerationCache, requests: list, digests: list[str], labels: list[str]
                     ) -> CachedGeneration:
     """Answer ``requests`` (``GenerationRequest``s) from the cache where it can and with one batched backend
     call for the rest, storing every new generation before returning. ``digests``: each request's template
     digest (part of the key); ``labels``: what the cache row records as its style/step."""
-    keys = [generation_key(backend.name, backend.fingerprint, digest, req.prompt, req.sampling.as_dict())
+    keys = [generation_key(backend.name, backend.fingerprint, digest, req.prompt, _params(req))
             for req, digest in zip(requests, digests, strict=True)]
     found = cache.get_many(keys)
     hits = sum(k in found for k in keys)

@@ -77,6 +77,25 @@ class SummaryConfig:
 
 
 @dataclass(frozen=True)
+class TwoPassConfig:
+    """A two-section answer generated one section at a time (our method for small models: SmolLM2-135M
+    wrote the [Solution] header in 0 of 6 real snippets when asked for both sections at once). Pass 1
+    writes the lead section (the problem, the instruction) and stops at the next section's label; a lead
+    that fails its own checks is dropped before any body is generated; pass 2 prefills ``body_prefix``
+    (the accepted lead in its section) and writes the body. ``enabled: false``: one reply with both."""
+
+    enabled: bool = True
+    sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.7, top_p=0.9,
+                                                                           max_new_tokens=160))
+    stop: tuple[str, ...] = ()
+    body_prefix: str = "{lead}"
+
+    def __post_init__(self):
+        if self.body_prefix.count("{lead}") != 1:
+            raise ValueError("two_pass.body_prefix must contain {lead} exactly once")
+
+
+@dataclass(frozen=True)
 class CotConfig:
     template: str = "cot_synthesis"
     sampling: SamplingConfig = field(default_factory=lambda: SamplingConfig(temperature=0.7, top_p=0.9,
@@ -97,6 +116,10 @@ class CotConfig:
     check_math_answer: bool = True
     answer_rel_tolerance: float = 1e-6
     min_words_for_repetition: int = 50  # Gopher's n-gram shares are noise on shorter texts (rewrite stage)
+    # the instruction first (its first paragraph after the prefilled "Question:"), then the reasoning under it
+    two_pass: TwoPassConfig = field(default_factory=lambda: TwoPassConfig(
+        sampling=SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=96),
+        stop=("Reasoning:",), body_prefix="Question: {lead}\n\nReasoning:\n"))
 
 
 @dataclass(frozen=True)
@@ -123,6 +146,10 @@ class DisciplineQAConfig:
     check_language: bool = True
     min_chars_for_language: int = 40
     min_words_for_repetition: int = 50
+    # the problem first (after the prefilled "[Problem]"), then the solution under it
+    two_pass: TwoPassConfig = field(default_factory=lambda: TwoPassConfig(
+        sampling=SamplingConfig(temperature=0.7, top_p=0.9, max_new_tokens=192),
+        stop=("[Solution]",), body_prefix="[Problem]\n{lead}\n\n[Solution]\n"))
 
 
 @dataclass(frozen=True)
@@ -202,6 +229,16 @@ def _with_sampling(cls, data, where: str, default: SamplingConfig):
     return raw
 
 
+def _two_pass(data, where: str, default: TwoPassConfig) -> TwoPassConfig:
+    raw = _fields(TwoPassConfig, data, where)
+    if "sampling" in raw:
+        raw["sampling"] = dataclasses.replace(default.sampling, **_fields(SamplingConfig, raw["sampling"],
+                                                                          f"{where}.sampling"))
+    if "stop" in raw:
+        raw["stop"] = tuple(str(v) for v in raw["stop"] or ())
+    return dataclasses.replace(default, **raw)
+
+
 def load_synthesis_config(path: Path) -> SynthesisConfig:
     """Read ``configs/synthesis.yaml``; a relative ``prompts_dir`` is resolved against the file's folder."""
     path = Path(path)
@@ -211,12 +248,17 @@ def load_synthesis_config(path: Path) -> SynthesisConfig:
     for key, cls in (("chunks", ChunkConfig), ("summaries", SummaryConfig), ("cot", CotConfig)):
         if key in top:
             raw = _with_sampling(cls, top[key], f"{path}: {key}", cls().sampling)
+            if "two_pass" in raw:
+                raw["two_pass"] = _two_pass(raw["two_pass"], f"{path}: {key}.two_pass", cls().two_pass)
             top[key] = cls(**raw)
     if "discipline_qa" in top:
         raw = _with_sampling(DisciplineQAConfig, top["discipline_qa"], f"{path}: discipline_qa",
                              DisciplineQAConfig().sampling)
         if "selection" in raw:
             raw["selection"] = _selection(raw["selection"], f"{path}: discipline_qa.selection")
+        if "two_pass" in raw:
+            raw["two_pass"] = _two_pass(raw["two_pass"], f"{path}: discipline_qa.two_pass",
+                                        DisciplineQAConfig().two_pass)
         for key in ("disciplines", "by_kind"):
             if key in raw:
                 raw[key] = {str(k): str(v) for k, v in (raw[key] or {}).items()}

@@ -34,7 +34,15 @@ from curation.scoring.langid import detect_language
 from curation.sql import sql_string
 from curation.synthesis import segments as seg
 from curation.synthesis import validate as val
-from curation.synthesis.config import CHUNKS, COT, DISCIPLINE_QA, SUMMARIES, SelectionConfig, SynthesisConfig
+from curation.synthesis.config import (
+    CHUNKS,
+    COT,
+    DISCIPLINE_QA,
+    SUMMARIES,
+    SelectionConfig,
+    SynthesisConfig,
+    TwoPassConfig,
+)
 from curation.synthesis.parts import ITEM_COLUMN, PartStore, parts_root, schema_digest
 
 STAGES = {CHUNKS: "cot_chunks", SUMMARIES: "cot_summaries", COT: "cot_synthesis", DISCIPLINE_QA: "discipline_qa"}
@@ -146,14 +154,18 @@ class _Context:
         return Drop(doc_id=doc_id, category=self.category, stage=self.stage, reason=reason, detail=detail,
                     param_version=self.version)
 
-    def rounds(self, jobs: list[Job], judge: Callable[[Job, str], val.Verdict], batch: Batch) -> None:
+    def request(self, job: Job, attempt: int) -> GenerationRequest:
+        return GenerationRequest(job.prompt, self.sampling(attempt), self.template.system, self.template.response_prefix)
+
+    def rounds(self, jobs: list[Job], judge: Callable[[Job, str], val.Verdict], batch: Batch,
+               request: Callable[[Job, int], GenerationRequest] | None = None, max_attempts: int | None = None) -> None:
         """Generate for every job, judge, and retry the rejected ones with the next seed, up to max_attempts."""
+        request = request or self.request
         pending = list(jobs)
-        for attempt in range(self.max_attempts):
+        for attempt in range(max_attempts or self.max_attempts):
             if not pending:
                 break
-            requests = [GenerationRequest(j.prompt, self.sampling(attempt), self.template.system,
-                                          self.template.response_prefix) for j in pending]
+            requests = [request(j, attempt) for j in pending]
             before = _new_tokens(self.backend)
             result = generate_cached(self.backend, self.cache, requests, [self.template.digest] * len(pending),
                                      [self.stage] * len(pending))
@@ -171,6 +183,43 @@ class _Context:
                     batch.failures[job.verdict.reason] += 1
                     still.append(job)
             pending = still
+
+
+    def two_pass(self, jobs: list[Job], two: TwoPassConfig, judge_lead: Callable[[Job, str], val.Verdict],
+                 judge_whole: Callable[[Job, str], val.Verdict], batch: Batch) -> None:
+        """Lead section first, then the body under it (``TwoPassConfig``); one reply when disabled. A job's
+        verdict is its lead's when the lead failed, else the whole answer's; ``extra`` keeps the lead's attempts."""
+        if not two.enabled:
+            self.rounds(jobs, judge_whole, batch)
+            return
+        s = two.sampling
+
+        def lead(job: Job, attempt: int) -> GenerationRequest:
+            sampling = Sampling(s.max_new_tokens, s.temperature, s.top_p, self.config.seed + attempt, two.stop)
+            return GenerationRequest(job.prompt, sampling, self.template.system, self.template.response_prefix)
+
+        def body(job: Job, attempt: int) -> GenerationRequest:
+            prefix = two.body_prefix.replace("{lead}", job.extra["lead"])
+            return GenerationRequest(job.prompt, self.sampling(attempt), self.template.system, prefix)
+
+        self.rounds(jobs, judge_lead, batch, lead, self.config.max_attempts if s.temperature > 0 else 1)
+        accepted = []
+        for job in jobs:
+            if job.verdict.ok:
+                job.extra.update(lead=job.verdict.fields["lead"], lead_attempts=job.attempts)
+                accepted.append(job)
+            else:
+                job.verdict = val.Verdict(job.verdict.reason, f"pass 1 (lead): {job.verdict.detail}")
+        batch.counters["leads_accepted"] += len(accepted)
+        self.rounds(accepted, judge_whole, batch, body)
+
+    def two_pass_provenance(self, two: TwoPassConfig, job: Job) -> dict:
+        if not two.enabled:
+            return {}
+        s = two.sampling
+        return {"two_pass": {"lead_attempts": job.extra["lead_attempts"], "stop": list(two.stop),
+                             "body_prefix": two.body_prefix, "lead_sampling": {
+                                 "temperature": s.temperature, "top_p": s.top_p, "max_new_tokens": s.max_new_tokens}}}
 
 
 def _new_tokens(backend) -> int:
@@ -397,8 +446,10 @@ def _cot_batch(ctx: _Context, items: list[Item]) -> Batch:
             batch.drop(item.key, ctx.drop(doc_id, PROMPT_TOO_LONG, f"{len(have)} summaries"))
             continue
         jobs.append(Job(item, prompt, extra={"source": "".join(g["segments"])}))
-    ctx.rounds(jobs, lambda job, out: val.check_cot(out, job.extra["source"], job.item.data["kind"], ctx.template,
-                                                    cfg), batch)
+    ctx.two_pass(jobs, cfg.two_pass,
+                 lambda job, out: val.check_instruction(out, job.extra["source"], ctx.template, cfg),
+                 lambda job, out: val.check_cot(out, job.extra["source"], job.item.data["kind"], ctx.template, cfg),
+                 batch)
     batch.counters["attempted"] += len(jobs)
     for job in jobs:
         g, v = job.item.data, job.verdict
@@ -420,7 +471,7 @@ def _cot_batch(ctx: _Context, items: list[Item]) -> Batch:
                 job.attempts, parent_id=g["parent_id"], segment_ids=g["segment_ids"], steps=f["steps"],
                 summaries_used=sum(1 for x in g["summaries"] if x), segments=len(g["segments"]),
                 answer_check=f["answer_check"], answer_detail=f["answer_detail"],
-                document_template=cfg.document_template, upstream={
+                document_template=cfg.document_template, **ctx.two_pass_provenance(cfg.two_pass, job), upstream={
                     "chunks": ctx.config.step_version(CHUNKS), "summaries": ctx.config.step_version(SUMMARIES)}),
         }, job.attempts)
     return batch
@@ -465,7 +516,8 @@ def _qa_batch(ctx: _Context, items: list[Item]) -> Batch:
             batch.drop(item.key, ctx.drop(f"{row['id']}~discipline_qa", PROMPT_TOO_LONG, f"{len(snippet)} chars"))
             continue
         jobs.append(Job(item, prompt, extra={"snippet": snippet, "discipline": discipline, "source": source}))
-    ctx.rounds(jobs, lambda job, out: val.check_discipline_qa(out, job.extra["snippet"], ctx.template, cfg), batch)
+    ctx.two_pass(jobs, cfg.two_pass, lambda job, out: val.check_problem(out, job.extra["snippet"], ctx.template, cfg),
+                 lambda job, out: val.check_discipline_qa(out, job.extra["snippet"], ctx.template, cfg), batch)
     batch.counters["attempted"] += len(jobs)
     for job in jobs:
         row, v = job.item.data, job.verdict
@@ -483,7 +535,8 @@ def _qa_batch(ctx: _Context, items: list[Item]) -> Batch:
             "model": ctx.backend.model_id,
             "synthesis_provenance": ctx.provenance(job.attempts, parent_id=row["id"], discipline=job.extra["discipline"],
                                                    discipline_source=job.extra["source"], steps=v.fields["steps"],
-                                                   snippet_chars=len(job.extra["snippet"])),
+                                                   snippet_chars=len(job.extra["snippet"]),
+                                                   **ctx.two_pass_provenance(cfg.two_pass, job)),
         }, job.attempts)
     return batch
 
@@ -566,6 +619,8 @@ def _summary(ctx: _Context, store: PartStore, selected: set[str], this_run: Coun
         "split_methods": dict(methods), "split_notes": dict(notes),
         "llm_attempted": totals["llm_attempted"], "llm_fallbacks": totals["llm_fallbacks"],
         "answer_checks": {k[len("answer_"):]: v for k, v in totals.items() if k.startswith("answer_")},
+        # two-pass steps: leads (problems, instructions) that passed their checks and got a body generated
+        "leads_accepted": totals["leads_accepted"],
         "requests": totals["requests"], "generated": totals["generated"], "cache_hits": totals["cache_hits"],
         "new_tokens": totals["new_tokens"], "generation_s": round(totals["generation_ms"] / 1000, 3),
         "this_run": {"items_processed": this_run["items"], "resumed_items": this_run["resumed_items"],

@@ -293,14 +293,7 @@ def check_math_answer(reasoning: str, source: str, tolerance: float) -> tuple[st
     return ANSWER_MATCH, f"{float(got):g}"
 
 
-def check_cot(output: str, source: str, kind: str, template: PromptTemplate, cfg: CotConfig) -> Verdict:
-    """An instruction the source answers and a reasoning towards it, judged against the source document."""
-    if (early := _unusable(output, template, cfg.min_instruction_chars)) is not None:
-        return early
-    parsed = parse_cot(template.clean_output(output))
-    if parsed is None:
-        return _fail(MALFORMED_COT, "no 'Question:' / 'Reasoning:' sections")
-    instruction, reasoning = parsed
+def _instruction_failure(instruction: str, source: str, cfg: CotConfig) -> Verdict | None:
     if not cfg.min_instruction_chars <= len(instruction) <= cfg.max_instruction_chars:
         return _fail(INSTRUCTION_LENGTH, f"{len(instruction)} chars not in [{cfg.min_instruction_chars}, "
                      f"{cfg.max_instruction_chars}]")
@@ -311,6 +304,38 @@ def check_cot(output: str, source: str, kind: str, template: PromptTemplate, cfg
     copied, detail = is_copy(instruction, source, cfg.ngram, cfg.max_instruction_overlap)
     if copied:
         return _fail(INSTRUCTION_COPY, f"{detail} > {cfg.max_instruction_overlap}")
+    return None
+
+
+def _section(output: str, label: re.Pattern, next_label: re.Pattern) -> str:
+    """The text after ``label`` (or from the start when it is missing) up to ``next_label``."""
+    opened = label.search(output)
+    rest = output[opened.end() :] if opened else output
+    closed = next_label.search(rest)
+    return (rest[: closed.start()] if closed else rest).strip()
+
+
+def check_instruction(output: str, source: str, template: PromptTemplate, cfg: CotConfig) -> Verdict:
+    """Pass 1 of a two-pass CoT: the instruction alone, its first paragraph, judged as in ``check_cot``."""
+    if (early := _unusable(output, template, cfg.min_instruction_chars)) is not None:
+        return early
+    text = _section(template.clean_output(output), _INSTRUCTION_LABEL, _REASONING_LABEL)
+    instruction = " ".join(re.split(r"\n[ \t]*\n", text, maxsplit=1)[0].split())
+    if (bad := _instruction_failure(instruction, source, cfg)) is not None:
+        return bad
+    return Verdict(fields={"lead": instruction})
+
+
+def check_cot(output: str, source: str, kind: str, template: PromptTemplate, cfg: CotConfig) -> Verdict:
+    """An instruction the source answers and a reasoning towards it, judged against the source document."""
+    if (early := _unusable(output, template, cfg.min_instruction_chars)) is not None:
+        return early
+    parsed = parse_cot(template.clean_output(output))
+    if parsed is None:
+        return _fail(MALFORMED_COT, "no 'Question:' / 'Reasoning:' sections")
+    instruction, reasoning = parsed
+    if (bad := _instruction_failure(instruction, source, cfg)) is not None:
+        return bad
     copied, detail = is_copy(reasoning, source, cfg.ngram, cfg.max_reasoning_overlap)
     if copied:
         return _fail(REASONING_COPY, f"{detail} > {cfg.max_reasoning_overlap}")
@@ -348,7 +373,10 @@ def parse_problem_solution(output: str) -> tuple[str, str] | None:
     s = _SOLUTION_LABEL.search(output, p.end() if p else 0)
     if not p or not s:
         return None
-    problem, solution = output[p.end() : s.start()].strip(), complete_sentences(output[s.end() :].strip())
+    body = output[s.end() :]
+    if (again := _PROBLEM_LABEL.search(body)) is not None:  # the model went on to a problem of its own
+        body = body[: again.start()]
+    problem, solution = output[p.end() : s.start()].strip(), complete_sentences(body.strip())
     return (problem, solution) if problem and solution else None
 
 
@@ -376,15 +404,7 @@ def latex_problem(text: str) -> str | None:
     return None
 
 
-def check_discipline_qa(output: str, seed: str, template: PromptTemplate, cfg: DisciplineQAConfig) -> Verdict:
-    """Seed 002's "[Problem] / [Solution]": a self-contained problem (not a copy of the seed), a solution
-    step by step, LaTeX intact, in the seed's language."""
-    if (early := _unusable(output, template, cfg.min_problem_chars)) is not None:
-        return early
-    parsed = parse_problem_solution(template.clean_output(output))
-    if parsed is None:
-        return _fail(MALFORMED_QA, "no [Problem] / [Solution] sections")
-    problem, solution = parsed
+def _problem_failure(problem: str, seed: str, cfg: DisciplineQAConfig) -> Verdict | None:
     if content_length(problem) < cfg.min_problem_chars:
         return _fail(PROBLEM_SHORT, f"{content_length(problem)} < {cfg.min_problem_chars} chars")
     if not looks_like_task(problem):
@@ -394,6 +414,32 @@ def check_discipline_qa(output: str, seed: str, template: PromptTemplate, cfg: D
     copied, detail = is_copy(problem, seed, cfg.ngram, cfg.max_problem_overlap)
     if copied:
         return _fail(PROBLEM_COPY, f"{detail} > {cfg.max_problem_overlap}")
+    if broken := latex_problem(problem):
+        return _fail(LATEX, broken)
+    return None
+
+
+def check_problem(output: str, seed: str, template: PromptTemplate, cfg: DisciplineQAConfig) -> Verdict:
+    """Pass 1 of a two-pass discipline QA: the problem alone, judged as in ``check_discipline_qa``."""
+    if (early := _unusable(output, template, cfg.min_problem_chars)) is not None:
+        return early
+    problem = _section(template.clean_output(output), _PROBLEM_LABEL, _SOLUTION_LABEL)
+    if (bad := _problem_failure(problem, seed, cfg)) is not None:
+        return bad
+    return Verdict(fields={"lead": problem})
+
+
+def check_discipline_qa(output: str, seed: str, template: PromptTemplate, cfg: DisciplineQAConfig) -> Verdict:
+    """Seed 002's "[Problem] / [Solution]": a self-contained problem (not a copy of the seed), a solution
+    step by step, LaTeX intact, in the seed's language."""
+    if (early := _unusable(output, template, cfg.min_problem_chars)) is not None:
+        return early
+    parsed = parse_problem_solution(template.clean_output(output))
+    if parsed is None:
+        return _fail(MALFORMED_QA, "no [Problem] / [Solution] sections")
+    problem, solution = parsed
+    if (bad := _problem_failure(problem, seed, cfg)) is not None:
+        return bad
     if content_length(solution) < cfg.min_solution_chars:
         return _fail(SOLUTION_SHORT, f"{content_length(solution)} < {cfg.min_solution_chars} chars")
     steps = count_steps(solution)

@@ -1,4 +1,5 @@
 import importlib.util
+from dataclasses import replace
 
 import pytest
 import torch
@@ -184,3 +185,25 @@ def test_a_response_prefix_opens_the_assistant_turn_and_heads_the_reply(backend,
     assert vllm_backend.generate_requests([GenerationRequest("doc", greedy, None, "Question:")]) == ["Question: ok"]
     (prompts, _), = fake.calls
     assert prompts[0]["prompt_token_ids"] == encode_chat(tokenizer, "doc", None, "Question:")
+
+
+def test_a_stop_string_ends_the_reply_before_it_on_both_backends(backend, tiny_llama_dir):
+    """One section at a time: generation halts at the first stop string, which the reply leaves out."""
+    from curation.lm.generation import GenerationRequest, Sampling, VLLMBackend, reply
+
+    prompt, sampled = "Rephrase: the cat sat on the mat.", Sampling(16, 0.9, 1.0, 3)  # varied words at this seed
+    full = backend.generate_requests([GenerationRequest(prompt, sampled)])[0]
+    words = full.split()
+    assert len(words) >= 4, full  # the random model writes something to cut
+    stop = words[len(words) // 2]
+    cut = backend.generate_requests([GenerationRequest(prompt, replace(sampled, stop=(stop,)))])[0]
+    assert cut == full[: full.find(stop)].strip() and stop not in cut and cut
+    assert reply("[Problem]\n", " A gas.\n[Solution]\n1. Use", ("[Solution]",)) == "[Problem]\n A gas."
+    # no stop strings: the cache keys of earlier runs stay valid; with them, they are part of the key
+    assert "stop" not in Sampling(8).as_dict() and Sampling(8, stop=("X",)).as_dict()["stop"] == ["X"]
+
+    fake = _FakeVLLM(backend.tokenizer)
+    vllm_backend = VLLMBackend(tiny_llama_dir, vllm_module=fake, max_model_len=512)
+    vllm_backend.generate_requests([GenerationRequest("doc", Sampling(8, stop=("[Solution]",)))])
+    (_, params), = fake.calls
+    assert params[0].kwargs["stop"] == ["[Solution]"]

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 
 from curation.document import DOC_SCHEMA, DROP_SCHEMA
 from curation.lake import Lake, PartitionWriter
-from curation.lm.generation import group_by_sampling
+from curation.lm.generation import group_by_sampling, reply
 from curation.rewrite import GenerationCache, output_schema, rewrite_partition
 
 
@@ -76,7 +76,15 @@ class ScriptedBackend:
         self.calls += 1
         assert group_by_sampling(requests)  # the grouping helper accepts what the stage sends
         self.requests += requests
-        return [self.script(r.prompt, r.sampling.seed) for r in requests]
+        return [_as_reply(r, self.script(r.prompt, r.sampling.seed)) for r in requests]
+
+
+def _as_reply(request, written: str) -> str:
+    """What a real backend returns for a script's text: the response prefix (unless the script wrote it
+    itself) and the continuation cut at the first stop string (curation.lm.generation.reply)."""
+    prefix = request.response_prefix
+    continuation = written[len(prefix):] if written.startswith(prefix) else written
+    return reply(prefix, continuation, request.sampling.stop)
 
 
 def _subject(sentence: str) -> str:

@@ -44,7 +44,7 @@ def answer(prompt: str, seed: int) -> str:
         steps += ["Each part builds on the previous one, so the reader follows them in order.",
                   "Putting the parts together explains what the whole text sets out to show."]
         question = "What are the main ideas of this part of the Python reference, and how do they fit together?"
-        return f"Question: {question}\nReasoning:\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
+        return f"Question: {question}\n\nReasoning:\n" + "\n".join(f"{i}. {s}" for i, s in enumerate(steps, 1))
     if "[Problem]" in prompt:
         return GOOD_QA
     raise AssertionError(f"unexpected prompt: {prompt[:80]}")

@@ -180,3 +180,43 @@ def test_selection_budget_and_buckets_are_counted_not_silent(home):
     stats = run_step(lake, CHUNKS, ScriptedBackend(answer), config)
     assert stats["skipped_by_reason"] == {"bucket_not_selected": 1, "over_max_docs_per_category": 1, "too_short": 1}
     assert {r["parent_id"] for r in rows(lake, CHUNKS)} == {"d0"}
+
+
+def test_two_pass_qa_writes_the_problem_then_the_solution_under_it_and_a_bad_problem_costs_no_solution(home):
+    lake = lake_with(home, [PARAGRAPHS[0], PARAGRAPHS[1]])
+    seed_of_d1 = PARAGRAPHS[1][:200]
+
+    def script(prompt, seed):  # d1's problem copies its seed snippet: pass 1 rejects it
+        return f"[Problem]\nExplain: {seed_of_d1}" if PARAGRAPHS[1][:60] in prompt else GOOD_QA
+
+    backend = ScriptedBackend(script)
+    stats = run_step(lake, DISCIPLINE_QA, backend)
+    two = CONFIG.discipline_qa.two_pass
+    leads = [r for r in backend.requests if r.sampling.stop == two.stop]
+    bodies = [r for r in backend.requests if r.response_prefix.endswith("[Solution]\n")]
+    assert len(leads) == 2 and all(r.response_prefix == "[Problem]\n" for r in leads)
+    problem = GOOD_QA.split("[Problem]\n", 1)[1].split("\n\n[Solution]", 1)[0]
+    assert [r.response_prefix for r in bodies] == [f"[Problem]\n{problem}\n\n[Solution]\n"]  # d0 only
+    (kept,) = rows(lake, DISCIPLINE_QA)
+    assert kept["parent_id"] == "d0" and kept["text"] == GOOD_QA and kept["problem"] == problem
+    prov = json.loads(kept["synthesis_provenance"])
+    assert prov["two_pass"]["lead_attempts"] == 1 and prov["two_pass"]["stop"] == ["[Solution]"]
+    (dropped,) = drops(lake, DISCIPLINE_QA)
+    assert dropped["reason"] == "problem_copies_seed" and "pass 1 (lead)" in dropped["detail"]
+    assert stats["leads_accepted"] == 1
+
+
+def test_two_pass_cot_reasons_under_the_accepted_instruction(home):
+    lake = lake_with(home, [LONG])
+    backend = ScriptedBackend(answer)
+    chain(lake, backend)
+    bodies = [r for r in backend.requests if r.response_prefix.startswith("Question: ") and
+              r.response_prefix.endswith("\n\nReasoning:\n")]
+    assert len(bodies) == 1 and "What are the main ideas" in bodies[0].response_prefix
+    (doc,) = rows(lake, COT)
+    assert doc["instruction"].startswith("What are the main ideas") and "\n\nReasoning:\n1. " in doc["text"]
+    single = replace(CONFIG, cot=replace(CONFIG.cot, two_pass=replace(CONFIG.cot.two_pass, enabled=False)))
+    one = ScriptedBackend(answer)
+    run_step(lake, COT, one, single)
+    assert all(r.response_prefix == "Question:" and not r.sampling.stop for r in one.requests)
+    assert [r["instruction"] for r in rows(lake, COT)] == [doc["instruction"]]

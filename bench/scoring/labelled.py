@@ -40,6 +40,7 @@ CACHE = REPO / "bench" / ".cache" / "labelled"
 CATEGORIES = ("team_wiki", "forum_en", "zh_articles", "zh_snippets", "vendored_src", "olympiad")
 SPLITS = ("tune", "held_out")
 DCLM_TRAINER = "cross-fitted-1"  # part of the DCLM cache key: bump when train_dclm_fasttext's method changes
+EDU_TRAINER = "pool-edges-1"  # part of the edu cache key: bump when train_edu_regressor's method changes
 
 
 def category_of(it: Item) -> str:
@@ -152,7 +153,8 @@ def run_pipeline(home: Path, items: list[Item]):
     docs = docs[:: -(-len(docs) // qm["edu_regressor"]["max_train_docs"])]
     labels = [rubric_label(t) for t in docs]
     edu_dir, edu_metrics, edu_cached = _cached(
-        "edu", _key(_key(*docs), *labels), lambda d: train_edu_regressor(docs, labels, embed, d)[1])
+        "edu", _key(_key(*docs), *labels, _key(*negatives), EDU_TRAINER),
+        lambda d: train_edu_regressor(docs, labels, embed, d, pool=negatives)[1])
     t_train = time.perf_counter() - t0
     models = ScoringModels(langid=LanguageId(cfg.langid),
                            kenlm=KenLMScorer(next(kenlm_dir.glob("*.arpa")), cfg.kenlm),

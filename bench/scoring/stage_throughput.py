@@ -65,9 +65,9 @@ def main() -> int:
         ft_path, result["dclm_train"] = train_dclm_fasttext(reference, raw, tmp / "ft")
         edu_path = None
         if args.with_edu:
-            is_ref = [True] * len(reference) + [False] * len(raw)
             labels = [rubric_label(t) for t in reference + raw]
-            edu_path, result["edu_train"] = train_edu_regressor(reference + raw, labels, load_embedder(), tmp / "edu")
+            edu_path, result["edu_train"] = train_edu_regressor(reference + raw, labels, load_embedder(), tmp / "edu",
+                                                                pool=raw)
         models = ScoringModels.load(cfg, kenlm_path=lm_path, dclm_path=ft_path, edu_path=edu_path)
         result["rss_mb_after_model_load"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         result["categories"] = {}

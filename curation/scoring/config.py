@@ -30,7 +30,7 @@ from curation.scoring.kenlm_ppl import KenLMConfig
 from curation.scoring.langid import LangIdConfig
 from curation.scoring.profiles import KINDS, LENGTHS, Profile, ProfileConfig
 
-SCORING_LOGIC_VERSION = "3"
+SCORING_LOGIC_VERSION = "4"
 PROFILE_KEYS = tuple(f"{kind}-{length}" for kind in KINDS for length in LENGTHS)
 
 

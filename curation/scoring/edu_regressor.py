@@ -26,8 +26,8 @@ import numpy as np
 from curation.embeddings import Embedder
 from curation.scoring import gopher_quality, gopher_repetition, integrity
 from curation.scoring.ensemble import EnsembleConfig, percentile_edges
-from curation.scoring.gating import excess
 from curation.scoring.fasttext_dclm import binary_metrics
+from curation.scoring.gating import excess
 from curation.scoring.profiles import ProfileConfig, is_code
 from curation.scoring.text_stats import TextStats
 
@@ -104,8 +104,16 @@ def train_edu_regressor(
     alpha: float = 1.0,
     held_out_fraction: float = 0.2,
     seed: int = 0,
+    pool: Iterable[str] | None = None,
 ) -> tuple[Path, dict]:
-    """Fit a Ridge head on embeddings → 0..5. Returns (model .npz path, held-out metrics)."""
+    """Fit a Ridge head on embeddings → 0..5. Returns (model .npz path, held-out metrics).
+
+    ``pool``: raw-pool documents (the DCLM negatives); the 0..19 bucket edges are the percentiles of their
+    scores, as Nemotron-CC §2.1 buckets a classifier by its percentile among the data being scored, and as
+    the DCLM classifier's edges are its negatives' scores. Edges over the training texts, reference and
+    pool together, would rank the pool against a set that is good by construction: with the reference the
+    larger side, their 35th percentile (the bottom of ``mid``) sits inside the good text. None: the
+    training texts are the pool."""
     from sklearn.linear_model import Ridge
 
     t0 = time.perf_counter()
@@ -118,6 +126,9 @@ def train_edu_regressor(
         raise ValueError(f"need ≥ 10 texts with one label each, got {len(texts)} texts / {len(labels)} labels")
     if labels.min() < 0 or labels.max() > MAX_SCORE:
         raise ValueError(f"labels must lie in 0..{MAX_SCORE}")
+    pool = texts if pool is None else [t for t in pool if t and t.strip()]
+    if not pool:
+        raise ValueError("the bucket edges need at least one non-empty pool document")
     emb = np.asarray(embedder(texts), dtype=np.float32)
     order = np.random.default_rng(seed).permutation(len(texts))
     n_held = max(2, int(len(texts) * held_out_fraction))
@@ -128,12 +139,13 @@ def train_edu_regressor(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "edu_regressor.npz"
-    all_scores = np.clip(emb @ head.coef_ + head.intercept_, 0, MAX_SCORE)
+    pool_emb = emb if pool is texts else np.asarray(embedder(pool), dtype=np.float32)
+    pool_scores = np.clip(pool_emb @ head.coef_ + head.intercept_, 0, MAX_SCORE)
     np.savez(
         path,
         coef=head.coef_.astype(np.float32),
         intercept=np.float32(head.intercept_),
-        bucket_edges=np.asarray(percentile_edges(all_scores)),
+        bucket_edges=np.asarray(percentile_edges(pool_scores)),
     )
     metrics = {
         "train_docs": len(train),
@@ -146,6 +158,7 @@ def train_edu_regressor(
             for k, v in binary_metrics(truth_int >= EDU_KEEP_THRESHOLD, pred_int >= EDU_KEEP_THRESHOLD).items()
         },
         "embedding_dim": int(emb.shape[1]),
+        "edge_docs": len(pool),  # the pool documents the bucket edges are percentiles of
         "train_seconds": round(time.perf_counter() - t0, 2),
     }
     (out_dir / "edu_regressor.metrics.json").write_text(json.dumps(metrics))

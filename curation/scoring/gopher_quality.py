@@ -1,5 +1,10 @@
 """Gopher quality rules (Rae et al. 2021, "Scaling Language Models", appendix A.1.1 / MassiveWeb).
 
+Gopher measured MassiveWeb pages (50..100,000 words): its line shares (bullets, ellipsis endings) are
+judged here from ``line_shares_from_lines`` lines, since on a one-line review ending in "..." the share is 1
+by construction. Table drawing ("|", "+----+": TextStats.n_tokens) is not a word: Gopher's text came from
+HTML, where a table is the words of its cells.
+
 Chinese-aware: a CJK character is one word (TextStats), the mean-word-length rule is skipped
 for CJK documents (every character has length 1), and stop words come from a Chinese list.
 """
@@ -28,6 +33,9 @@ class GopherQualityConfig:
     max_ellipsis_lines_ratio: float | None = 0.3  # Gopher A.1.1: ≤ 30 % of lines end with an ellipsis
     min_alpha_words_ratio: float | None = 0.8  # Gopher A.1.1: ≥ 80 % of words contain a letter
     min_stop_words: int | None = 2  # Gopher A.1.1: at least two of the stop words
+    # the line shares above are judged from this many lines: 1 / 0.3 rounded up, the fewest lines at which
+    # one line ending in an ellipsis is within Gopher's 30 % (a page statistic; below it one line decides)
+    line_shares_from_lines: int = 4
 
 
 def check(stats: TextStats, cfg: GopherQualityConfig) -> Iterator[Failure]:
@@ -51,7 +59,7 @@ def check(stats: TextStats, cfg: GopherQualityConfig) -> Iterator[Failure]:
         ),
     )
     lines = stats.lines
-    if lines:
+    if len(lines) >= max(1, cfg.line_shares_from_lines):
         bullets = sum(1 for line in lines if line.lstrip().startswith(("•", "-", "*", "·")))
         ellipsis_ends = sum(1 for line in lines if line.rstrip().endswith(("...", "…")))
         yield from failures(

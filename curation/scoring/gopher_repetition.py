@@ -2,7 +2,11 @@
 
 Fractions of duplicated lines / paragraphs (by count and by characters), the character share
 of the most frequent 2/3/4-gram, and the character share of repeated 5..10-grams. Character
-fractions are over ``len(text)`` as in DataTrove.
+fractions are over ``len(text)`` as in DataTrove, less table drawing: Gopher measured MassiveWeb text
+extracted from HTML, where a table is the words of its cells; rendered as plain text (reference manuals,
+docstrings, README tables) it draws one identical border per row, so a 30-row table alone read as 30
+duplicate lines. Lines and paragraphs that only draw (TextStats.content_line_runs) are left out of the
+line and paragraph figures and of the character count.
 Chinese-aware: without a segmenter the "words" of a CJK document are characters, and an
 n-word window spans ~1.7 n characters, so n is scaled by ``cjk_chars_per_word`` (unscaled,
 character 5-grams flag ~9 % of People's Daily articles for repeating a name and title).
@@ -41,16 +45,16 @@ class GopherRepetitionConfig:
 
 
 def check(stats: TextStats, cfg: GopherRepetitionConfig) -> Iterator[Failure]:
-    n_chars = stats.n_chars
-    if n_chars == 0:
+    if stats.n_chars == 0:
         return
-    paragraphs = stats.paragraphs
+    n_chars = stats.n_content_chars
+    paragraphs = stats.content_paragraphs
     dup_paras, dup_para_chars = duplicate_counts(paragraphs)
     yield from failures(
         above("gopher_repetition:dup_para_frac", dup_paras / len(paragraphs), cfg.max_dup_para_frac),
         above("gopher_repetition:dup_para_char_frac", dup_para_chars / n_chars, cfg.max_dup_para_char_frac),
     )
-    lines = stats.line_runs
+    lines = stats.content_line_runs
     dup_lines, dup_line_chars = duplicate_counts(lines)
     yield from failures(
         above("gopher_repetition:dup_line_frac", dup_lines / len(lines), cfg.max_dup_line_frac),

@@ -41,8 +41,8 @@ from curation.scoring.gating import gate
 from curation.scoring.heuristics import apply_rules_gated
 from curation.scoring.kenlm_ppl import KenLMScorer
 from curation.scoring.langid import LanguageId, is_mismatch
-from curation.scoring.rules import Failure
 from curation.scoring.profiles import Profile, detect_profile
+from curation.scoring.rules import Failure
 from curation.scoring.text_stats import TextStats
 
 STAGE = "scored"

@@ -4,7 +4,10 @@ DataTrove re-tokenises the text in each filter; here a document is split once in
 paragraphs and words (lazily, only what the enabled rules ask for) and every rule set reads
 the same ``TextStats``. Chinese has no spaces and jieba is not installed, so each CJK
 character is one word (the usual character-level fallback); Latin runs are words as usual.
-Repetition figures (duplicate lines, top / duplicated n-grams) are computed with numpy over
+Table drawing (the borders and column bars of a table rendered as plain text) is layout, not text: the
+paper rules were measured on text extracted from HTML, where a table is its cells' words, so the layout
+views below (``content_line_runs``, ``content_paragraphs``, ``n_content_chars``, ``n_tokens``) leave it
+out. Repetition figures (duplicate lines, top / duplicated n-grams) are computed with numpy over
 64-bit word values instead of joining strings per position: each distinct word of the document
 gets its first-occurrence number, spread over 64 bits by a fixed bijection (hashing.mix64), so
 equal words get equal values and the figures depend on the text alone (no per-word digest, no
@@ -25,6 +28,14 @@ WORD_RE = re.compile(rf"[{CJK_CLASS}]|[^\W{CJK_CLASS}]+(?:['’][^\W{CJK_CLASS}]
 # A whitespace-delimited token made of symbols only ("->", "==", "•"): a non-alphabetic word.
 SYMBOL_TOKEN_RE = re.compile(r"(?<!\S)[^\w\s]+(?!\S)")
 DIGIT_RE = re.compile(r"\d")
+# Characters that draw a table or a rule in plain text: ASCII (| + - = ~ :, as in "+----+", "|---|:--:|",
+# "=====") and Unicode box drawing (U+2500..U+257F: "─", "│", "┼" …)
+_LAYOUT = "|+\\-=~:\u2500-\u257f"
+# A line that only draws: a table border or row rule, a rule line, an empty table row ("|    |    |")
+LAYOUT_LINE_RE = re.compile(rf"[ \t]*(?:[{_LAYOUT}][ \t]*){{3,}}")
+_LAYOUT_RUN_RE = re.compile(rf"[{_LAYOUT}](?:[ \t]*[{_LAYOUT}]){{2}}")
+# A symbol-only token that only draws: a column bar ("|"), a border piece ("+----+"), a rule ("-----")
+LAYOUT_TOKEN_RE = re.compile(rf"[{_LAYOUT}]*[|\u2502\u2503\u2551][{_LAYOUT}]*|[{_LAYOUT}]{{3,}}")
 PARAGRAPH_SPLIT_RE = re.compile(r"\n{2,}")
 LINE_SPLIT_RE = re.compile(r"\n+")
 
@@ -104,17 +115,59 @@ class TextStats:
         return PARAGRAPH_SPLIT_RE.split(self.text.strip())
 
     @cached_property
+    def _draws(self) -> bool:
+        """Whether the text can hold table drawing: three drawing characters in a row (spaces between them
+        allowed), needed by a drawing line and by every drawing token but a bare column bar."""
+        return _LAYOUT_RUN_RE.search(self.text) is not None
+
+    @cached_property
+    def _layout_lines(self) -> list[str]:
+        """The lines (``line_runs``) that only draw a table or a rule."""
+        if not self._draws:
+            return []
+        return [line for line in self.line_runs if LAYOUT_LINE_RE.fullmatch(line)]
+
+    @cached_property
+    def content_line_runs(self) -> list[str]:
+        """``line_runs`` without table drawing (a rendered table draws one identical rule per row); all of them
+        when every line draws (there is no text to tell apart from its layout)."""
+        if not self._layout_lines or len(self._layout_lines) == len(self.line_runs):
+            return self.line_runs
+        return [line for line in self.line_runs if not LAYOUT_LINE_RE.fullmatch(line)]
+
+    @cached_property
+    def content_paragraphs(self) -> list[str]:
+        """``paragraphs`` without those that only draw (a rule between sections), on the same terms."""
+        if not self._layout_lines:
+            return self.paragraphs
+        kept = [p for p in self.paragraphs if not all(LAYOUT_LINE_RE.fullmatch(line) for line in p.split("\n"))]
+        return kept or self.paragraphs
+
+    @cached_property
+    def n_content_chars(self) -> int:
+        """Characters of the text without its drawing lines (each with its line break); ``n_chars`` when
+        ``content_line_runs`` keeps every line."""
+        if self.content_line_runs is self.line_runs:
+            return self.n_chars
+        return max(1, self.n_chars - sum(len(line) + 1 for line in self._layout_lines))
+
+    @cached_property
     def words(self) -> list[str]:
         """Word tokens without pure-punctuation tokens (CJK: one character per word)."""
         return WORD_RE.findall(self.text)
 
     @cached_property
     def n_symbol_tokens(self) -> int:
-        return len(SYMBOL_TOKEN_RE.findall(self.text))
+        """Symbol-only tokens ("->", "==", "•"), not counting those that draw a table (``LAYOUT_TOKEN_RE``)."""
+        tokens = SYMBOL_TOKEN_RE.findall(self.text)
+        if not tokens or not (self._draws or any(bar in self.text for bar in "|\u2502\u2503\u2551")):
+            return len(tokens)
+        return sum(1 for t in tokens if not LAYOUT_TOKEN_RE.fullmatch(t))
 
     @property
     def n_tokens(self) -> int:
-        """Words plus symbol-only tokens: the denominator of Gopher's per-word ratios."""
+        """Words plus symbol-only tokens (Gopher's whitespace-delimited words), table drawing left out: the
+        denominator of Gopher's per-word ratios."""
         return len(self.words) + self.n_symbol_tokens
 
     @cached_property

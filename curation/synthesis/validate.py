@@ -11,6 +11,7 @@ the source's final answer and the reasoning's parse to one number.
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -307,6 +308,17 @@ def _instruction_failure(instruction: str, source: str, cfg: CotConfig) -> Verdi
     return None
 
 
+def _sections(output: str, template: PromptTemplate, min_chars: int, parse: Callable[[str], tuple | None],
+              malformed: Verdict, lead_failure: Callable[[str], Verdict | None]) -> tuple[Verdict | None, tuple]:
+    """(failure, (lead, body)) of a two-section answer: the shared failures, its parse, then its lead's checks."""
+    if (early := _unusable(output, template, min_chars)) is not None:
+        return early, ()
+    parsed = parse(template.clean_output(output))
+    if parsed is None:
+        return malformed, ()
+    return lead_failure(parsed[0]), parsed
+
+
 def _section(output: str, label: re.Pattern, next_label: re.Pattern) -> str:
     """The text after ``label`` (or from the start when it is missing) up to ``next_label``."""
     opened = label.search(output)
@@ -328,14 +340,12 @@ def check_instruction(output: str, source: str, template: PromptTemplate, cfg: C
 
 def check_cot(output: str, source: str, kind: str, template: PromptTemplate, cfg: CotConfig) -> Verdict:
     """An instruction the source answers and a reasoning towards it, judged against the source document."""
-    if (early := _unusable(output, template, cfg.min_instruction_chars)) is not None:
-        return early
-    parsed = parse_cot(template.clean_output(output))
-    if parsed is None:
-        return _fail(MALFORMED_COT, "no 'Question:' / 'Reasoning:' sections")
+    failed, parsed = _sections(output, template, cfg.min_instruction_chars, parse_cot,
+                               _fail(MALFORMED_COT, "no 'Question:' / 'Reasoning:' sections"),
+                               lambda instruction: _instruction_failure(instruction, source, cfg))
+    if failed is not None:
+        return failed
     instruction, reasoning = parsed
-    if (bad := _instruction_failure(instruction, source, cfg)) is not None:
-        return bad
     copied, detail = is_copy(reasoning, source, cfg.ngram, cfg.max_reasoning_overlap)
     if copied:
         return _fail(REASONING_COPY, f"{detail} > {cfg.max_reasoning_overlap}")
@@ -432,14 +442,12 @@ def check_problem(output: str, seed: str, template: PromptTemplate, cfg: Discipl
 def check_discipline_qa(output: str, seed: str, template: PromptTemplate, cfg: DisciplineQAConfig) -> Verdict:
     """Seed 002's "[Problem] / [Solution]": a self-contained problem (not a copy of the seed), a solution
     step by step, LaTeX intact, in the seed's language."""
-    if (early := _unusable(output, template, cfg.min_problem_chars)) is not None:
-        return early
-    parsed = parse_problem_solution(template.clean_output(output))
-    if parsed is None:
-        return _fail(MALFORMED_QA, "no [Problem] / [Solution] sections")
+    failed, parsed = _sections(output, template, cfg.min_problem_chars, parse_problem_solution,
+                               _fail(MALFORMED_QA, "no [Problem] / [Solution] sections"),
+                               lambda problem: _problem_failure(problem, seed, cfg))
+    if failed is not None:
+        return failed
     problem, solution = parsed
-    if (bad := _problem_failure(problem, seed, cfg)) is not None:
-        return bad
     if content_length(solution) < cfg.min_solution_chars:
         return _fail(SOLUTION_SHORT, f"{content_length(solution)} < {cfg.min_solution_chars} chars")
     steps = count_steps(solution)

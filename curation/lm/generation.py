@@ -41,13 +41,18 @@ class Sampling:
     top_p: float = 1.0
     seed: int = 0
     stop: tuple[str, ...] = ()  # generation ends before the first of these (vLLM's ``stop``, excluded)
+    # > 1 discounts tokens already in the prompt or the reply (CTRL's penalized sampling, Keskar et al. 2019)
+    repetition_penalty: float = 1.0
 
     def as_dict(self) -> dict:
         d = asdict(self)
-        if not self.stop:  # absent when unused, so cache keys written before stop strings existed still match
+        # absent when unused, so cache keys written before these fields existed still match
+        if not self.stop:
             del d["stop"]
         else:
             d["stop"] = list(self.stop)
+        if self.repetition_penalty == 1.0:
+            del d["repetition_penalty"]
         return d
 
 
@@ -165,7 +170,7 @@ class TransformersBackend:
         for (sampling, system, prefix), idx in group_by_sampling(requests).items():
             texts = self.generate([requests[i].prompt for i in idx], sampling.max_new_tokens, sampling.temperature,
                                   sampling.seed, system=system, top_p=sampling.top_p, response_prefix=prefix,
-                                  stop=sampling.stop)
+                                  stop=sampling.stop, repetition_penalty=sampling.repetition_penalty)
             for i, text in zip(idx, texts, strict=True):
                 outputs[i] = text
         return outputs
@@ -180,6 +185,7 @@ class TransformersBackend:
         top_p: float = 1.0,
         response_prefix: str = "",
         stop: tuple[str, ...] = (),
+        repetition_penalty: float = 1.0,
     ) -> list[str]:
         from transformers import GenerationConfig
 
@@ -197,6 +203,7 @@ class TransformersBackend:
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.tokenizer.eos_token_id,
             stop_strings=list(stop) or None,
+            repetition_penalty=repetition_penalty if repetition_penalty != 1.0 else None,
         )
         # longest first, so each batch pads little; outputs go back to the caller's order
         order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
@@ -270,10 +277,12 @@ class VLLMBackend:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def sampling_params(self, sampling: Sampling):
-        stop = {"stop": list(sampling.stop)} if sampling.stop else {}
+        optional = {"stop": list(sampling.stop)} if sampling.stop else {}
+        if sampling.repetition_penalty != 1.0:
+            optional["repetition_penalty"] = sampling.repetition_penalty
         return self._vllm.SamplingParams(
             temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_new_tokens,
-            seed=sampling.seed, **stop,
+            seed=sampling.seed, **optional,
         )
 
     def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:

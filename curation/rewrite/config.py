@@ -66,6 +66,9 @@ class SamplingConfig:
     temperature: float = 0.7  # sampling, so a retry with another seed can differ (our choice)
     top_p: float = 0.9  # Nemotron-CC samples its rewrites with nucleus sampling (Su et al. 2024, Sec. 3.2)
     max_new_tokens: int = 512
+    # 1.0: off. > 1 discounts tokens already seen; CTRL (Keskar et al. 2019) found 1.2 curbs the loops
+    # small models fall into when sampling
+    repetition_penalty: float = 1.0
 
 
 @dataclass(frozen=True)

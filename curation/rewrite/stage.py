@@ -105,7 +105,8 @@ class _Rewriter:
 
     def sampling(self, job: Job) -> Sampling:
         s = self.config.sampling_for(job.variant.template)
-        return Sampling(s.max_new_tokens, s.temperature, s.top_p, self.config.seed + job.tries)
+        return Sampling(s.max_new_tokens, s.temperature, s.top_p, self.config.seed + job.tries,
+                        repetition_penalty=s.repetition_penalty)
 
     def context(self, job: Job) -> str | None:
         i = len(job.outputs)
@@ -247,7 +248,8 @@ def provenance(job: Job, backend: LLMBackend, config: RewriteConfig, template: P
         "model_revision": backend.fingerprint,
         "backend": backend.name,
         "sampling": {"temperature": sampling.temperature, "top_p": sampling.top_p,
-                     "max_new_tokens": sampling.max_new_tokens, "base_seed": config.seed},
+                     "max_new_tokens": sampling.max_new_tokens, "repetition_penalty": sampling.repetition_penalty,
+                     "base_seed": config.seed},
         "attempts": job.attempts,  # per chunk: 1 = accepted first time (seed = base_seed + attempt - 1)
         "chunks": len(job.chunks),
         "kind": job.kind,

@@ -134,7 +134,8 @@ class _Context:
 
     def sampling(self, attempt: int) -> Sampling:
         s = self.sampling_config
-        return Sampling(s.max_new_tokens, s.temperature, s.top_p, self.config.seed + attempt)
+        return Sampling(s.max_new_tokens, s.temperature, s.top_p, self.config.seed + attempt,
+                        repetition_penalty=s.repetition_penalty)
 
     def fits(self, prompt: str) -> bool:
         used = self.backend.count_tokens((self.template.system or "") + prompt)
@@ -146,7 +147,7 @@ class _Context:
             "step": self.step, "template": t.name, "template_source": t.source, "template_sha256": t.file_sha256,
             "prompt_sha256": t.digest, "model": b.model_id, "model_revision": b.fingerprint, "backend": b.name,
             "sampling": {"temperature": s.temperature, "top_p": s.top_p, "max_new_tokens": s.max_new_tokens,
-                         "base_seed": self.config.seed},
+                         "repetition_penalty": s.repetition_penalty, "base_seed": self.config.seed},
             "attempts": attempts, "param_version": self.version, **extra,
         }, ensure_ascii=False, sort_keys=True)
 
@@ -195,7 +196,8 @@ class _Context:
         s = two.sampling
 
         def lead(job: Job, attempt: int) -> GenerationRequest:
-            sampling = Sampling(s.max_new_tokens, s.temperature, s.top_p, self.config.seed + attempt, two.stop)
+            sampling = Sampling(s.max_new_tokens, s.temperature, s.top_p, self.config.seed + attempt, two.stop,
+                                s.repetition_penalty)
             return GenerationRequest(job.prompt, sampling, self.template.system, self.template.response_prefix)
 
         def body(job: Job, attempt: int) -> GenerationRequest:

@@ -320,11 +320,14 @@ def _sections(output: str, template: PromptTemplate, min_chars: int, parse: Call
 
 
 def _section(output: str, label: re.Pattern, next_label: re.Pattern) -> str:
-    """The text after ``label`` (or from the start when it is missing) up to ``next_label``."""
+    """The text after ``label`` (or from the start when it is missing) up to ``next_label``; when the model
+    labels its section again inside ("Here is a problem:\n\nProblem: ..."), the text after the last label."""
     opened = label.search(output)
     rest = output[opened.end() :] if opened else output
     closed = next_label.search(rest)
-    return (rest[: closed.start()] if closed else rest).strip()
+    section = rest[: closed.start()] if closed else rest
+    inner = list(label.finditer(section))
+    return (section[inner[-1].end() :] if inner else section).strip()
 
 
 def check_instruction(output: str, source: str, template: PromptTemplate, cfg: CotConfig) -> Verdict:

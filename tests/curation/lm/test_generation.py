@@ -201,9 +201,15 @@ def test_a_stop_string_ends_the_reply_before_it_on_both_backends(backend, tiny_l
     assert reply("[Problem]\n", " A gas.\n[Solution]\n1. Use", ("[Solution]",)) == "[Problem]\n A gas."
     # no stop strings: the cache keys of earlier runs stay valid; with them, they are part of the key
     assert "stop" not in Sampling(8).as_dict() and Sampling(8, stop=("X",)).as_dict()["stop"] == ["X"]
+    assert "repetition_penalty" not in Sampling(8).as_dict()
+    assert Sampling(8, repetition_penalty=1.2).as_dict()["repetition_penalty"] == 1.2
+    greedy = Sampling(16, 0.0, 1.0, 0)  # the random model loops on one token here ("railsrails...")
+    looping, penalized = (backend.generate_requests([GenerationRequest("Hello", s)])[0]
+                          for s in (greedy, replace(greedy, repetition_penalty=5.0)))
+    assert penalized and penalized != looping  # the penalty reaches generate
 
     fake = _FakeVLLM(backend.tokenizer)
     vllm_backend = VLLMBackend(tiny_llama_dir, vllm_module=fake, max_model_len=512)
-    vllm_backend.generate_requests([GenerationRequest("doc", Sampling(8, stop=("[Solution]",)))])
+    vllm_backend.generate_requests([GenerationRequest("doc", Sampling(8, stop=("[Solution]",), repetition_penalty=1.2))])
     (_, params), = fake.calls
-    assert params[0].kwargs["stop"] == ["[Solution]"]
+    assert params[0].kwargs["stop"] == ["[Solution]"] and params[0].kwargs["repetition_penalty"] == 1.2

@@ -6,7 +6,7 @@ from curation.rewrite.prompts import load_templates
 from curation.synthesis import validate as val
 from curation.synthesis.config import CotConfig, DisciplineQAConfig, SummaryConfig, SynthesisConfig
 from tests.curation.rewrite.helpers import PARAGRAPHS, ZH
-from tests.curation.synthesis.helpers import GOOD_QA
+from tests.curation.synthesis.helpers import CONFIG, GOOD_QA
 
 TEMPLATES = load_templates(SynthesisConfig().prompts_dir, ["cot_summary", "cot_synthesis", "discipline_qa"])
 SEGMENT = PARAGRAPHS[0]  # the Python reference on the `with` statement
@@ -129,3 +129,14 @@ def test_discipline_qa_keeps_latex_verbatim_and_drops_malformed_or_copied_pairs(
     short = "[Problem]\nWhat volume does a heated gas occupy?\n\n[Solution]\nIt grows."
     assert val.check_discipline_qa(short, SEED, QA, cfg).reason == val.SOLUTION_SHORT
     assert val.latex_problem(r"$\frac{1}{2$") is not None and val.latex_problem(r"\begin{align} x \end{align}") is None
+
+
+def test_a_lead_labelled_twice_keeps_the_text_after_its_last_label():
+    from curation.synthesis.validate import check_problem
+
+    cfg = CONFIG.discipline_qa
+    template = CONFIG.templates()[cfg.template]
+    out = ("[Problem]\nHere is a sample of a physics problem and its solution:\n\nProblem:\nA ball is dropped "
+           "from 20 m. How long does it take to reach the ground?")
+    verdict = check_problem(out, "Free fall: an object falls with constant acceleration g.", template, cfg)
+    assert verdict.ok and verdict.fields["lead"] == "A ball is dropped from 20 m. How long does it take to reach the ground?"

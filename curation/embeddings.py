@@ -14,6 +14,7 @@ import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,24 @@ def load_embedder(model: str = DEFAULT_EMBEDDER, batch_size: int = 32, max_chars
         return np.asarray(vectors, dtype=np.float32)
 
     return embed
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """What opens an embedder: ``load_embedder``'s arguments and, optionally, the folder of its vector cache.
+    Picklable, so another process (a Ray worker, curation/compute) opens the same embedder itself."""
+
+    model: str = DEFAULT_EMBEDDER
+    batch_size: int = 32
+    max_chars: int = 2000
+    cache_dir: Path | None = None
+
+    def open(self) -> Embedder:
+        embed = load_embedder(self.model, batch_size=self.batch_size, max_chars=self.max_chars)
+        if self.cache_dir is None:
+            return embed
+        return cached_embedder(embed, EmbeddingCache(Path(self.cache_dir) / "vectors.sqlite"), self.model,
+                               self.max_chars)
 
 
 # -- shared by semantic dedup and selection: embeddings spilled to disk, mini-batch k-means, a cache ----------

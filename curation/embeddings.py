@@ -97,12 +97,17 @@ def spill_embeddings(chunks: Iterable[tuple[np.ndarray, list[str]]], embedder: E
     """Embed ``(rows, texts)`` chunks into an L2-normalised float32 file at ``path``; memory is one chunk.
 
     Returns (rows in file order, read-only memmap of shape (n, dim)); the memmap is None when nothing came."""
+    return spill_vectors(((rows, embedder(texts)) for rows, texts in chunks), path)
+
+
+def spill_vectors(chunks: Iterable[tuple[np.ndarray, np.ndarray]], path: Path) -> tuple[np.ndarray, np.memmap | None]:
+    """``spill_embeddings`` for chunks embedded elsewhere (``(rows, vectors)``, e.g. by Ray workers)."""
     rows_list, dim, n = [], None, 0
     with open(path, "wb") as fh:
-        for rows, texts in chunks:
-            emb = np.asarray(embedder(texts), dtype=np.float32)
-            if emb.ndim != 2 or emb.shape[0] != len(texts):
-                raise ValueError(f"embedder returned shape {emb.shape} for {len(texts)} texts")
+        for rows, vectors in chunks:
+            emb = np.array(vectors, dtype=np.float32)
+            if emb.ndim != 2 or emb.shape[0] != len(rows):
+                raise ValueError(f"embedder returned shape {emb.shape} for {len(rows)} texts")
             emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
             dim = emb.shape[1]
             fh.write(emb.tobytes())

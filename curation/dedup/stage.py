@@ -38,10 +38,11 @@ from curation.dedup.config import DedupConfig
 from curation.dedup.index import DedupIndex
 from curation.dedup.minhash import estimated_jaccard, lsh_params, verify_threshold
 from curation.dedup.partitioned import partitioned_candidates
-from curation.dedup.semantic import Embedder, GlobalIndex, semantic_duplicates
+from curation.dedup.semantic import Embedder, GlobalIndex, embedded_chunks, semantic_duplicates
 from curation.dedup.signatures import TIMERS, SignatureMapper, cache_dir, prune_cache, signature_tables
 from curation.dedup.spill import BATCH_ROWS, DropSpill, RowCursor, drop_rows, text_slices
 from curation.document import validate_category
+from curation.embeddings import EmbedderSpec
 from curation.lake import Lake, PartitionWriter
 from curation.lineage import find_texts, pairs_markdown, truncate
 from curation.sql import sql_string
@@ -375,7 +376,9 @@ def _rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterable[pa.Record
 
 
 def _semantic_pass(spill, removed: np.ndarray, keys_by_row, config, embedder, workdir, stats,
-                   global_index: GlobalIndex | None = None) -> list[dict]:
+                   global_index: GlobalIndex | None = None, engine: Engine | None = None) -> list[dict]:
+    """SemDeDup of the rows not ``removed``, embedded chunk by chunk: by ``embedder`` here, or, given an
+    ``EmbedderSpec``, by the engine's workers (Ray Data with ``ray``), on the same chunks."""
     def chunks():
         for b in _rebatch(spill.input_batches(["text"]), config.semantic_batch_size):
             r = b.column(_ROW).to_numpy()
@@ -384,9 +387,13 @@ def _semantic_pass(spill, removed: np.ndarray, keys_by_row, config, embedder, wo
             if texts:
                 yield r[live], texts
 
+    embedded = None
+    if isinstance(embedder, EmbedderSpec):  # each engine worker opens it (the driver too with local)
+        engine = engine or LocalEngine()
+        embedded = embedded_chunks(chunks(), embedder, engine, workdir)
     found, sem_stats = semantic_duplicates(chunks(), keys_by_row, embedder, config.semantic_eps,
                                            config.semantic_clusters, workdir, seed=config.seed,
-                                           global_index=global_index)
+                                           global_index=global_index, embedded=embedded)
     stats["semantic"] = sem_stats
     return [{"row": f.row, "duplicate_of_row": f.duplicate_of_row, "duplicate_of_doc": f.duplicate_of_doc,
              "similarity": f.similarity,
@@ -411,7 +418,8 @@ def dedup_partition(
     ``batches``: record batches, or the partition's shard files (``ParquetFiles``): then each file's
     signatures are kept between runs (``signatures.py``), so a re-run or a resumed run hashes only the shards
     it has not done. ``engine`` runs the per-document signatures (and the band join when ``band_partitions``
-    > 1 or the engine is Ray); every engine gives the same result. Writes kept documents (input columns
+    > 1 or the engine is Ray, and SemDeDup's embeddings when ``embedder`` is an ``EmbedderSpec``: each worker
+    opens the embedder once); every engine gives the same result. Writes kept documents (input columns
     unchanged) to ``out`` and DROP_SCHEMA rows to ``drops_out``; the caller commits both writers. Returns
     JSON-serialisable stats for the asset's metadata.
     """
@@ -469,7 +477,8 @@ def dedup_partition(
             keys_by_row = _survivor_keys(spill, removed)
             global_index = GlobalIndex(index, category, config.index_version, config.duckdb_memory_limit,
                                        config.semantic_index_chunk, _doc_ids(spill, list(keys_by_row)))
-            semantic = _semantic_pass(spill, removed, keys_by_row, config, embedder, workdir, stats, global_index)
+            semantic = _semantic_pass(spill, removed, keys_by_row, config, embedder, workdir, stats, global_index,
+                                      engine)
             if semantic:
                 sem_ids = _doc_ids(spill, [s["row"] for s in semantic])
                 with index.update(config.index_version, config.duckdb_memory_limit) as con:

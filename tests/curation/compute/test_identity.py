@@ -174,3 +174,29 @@ def test_model_scores_on_ray_workers_are_the_local_ones(tmp_path, ray_engine, mo
         assert kept.column("dclm_score").null_count < kept.num_rows and kept.column("ensemble_bucket").null_count == 0
         for step in ("kenlm", "dclm", "edu"):
             assert ray_stats["seconds_by_step"][step] > 0 and local_stats["seconds_by_step"][step] > 0
+
+
+def test_semantic_dedup_embeddings_on_ray_workers_are_the_local_ones(tmp_path, ray_engine):
+    """SemDeDup with the real USE embedder given as a spec: ``ray`` embeds the chunks in its workers (each opens
+    the embedder once), ``local`` in this process, on the same chunks; kept rows, drops and stats agree."""
+    landing_with_copies(tmp_path / "src")
+    # eps 0.35 (cosine > 0.65): the edited copies went to MinHash first; this keeps SemDeDup removing something
+    config = DedupConfig(semantic=True, semantic_eps=0.35, semantic_clusters=4, semantic_batch_size=16)
+    results = {}
+    for name, engine in (("local", LocalEngine()), ("ray", ray_engine)):
+        shutil.copytree(tmp_path / "src", tmp_path / name / "landing")
+        lake = Lake(tmp_path / name)
+        for category in CATEGORIES:
+            ingest_category(lake, category)
+            with PartitionWriter(lake.stage_dir("deduped", category), DOC_SCHEMA) as out, \
+                    PartitionWriter(lake.drops_dir("deduped", category), DROP_SCHEMA) as drops:
+                stats = dedup_partition(ParquetFiles.of(lake.files("raw", category)), category, lake, config, out,
+                                        drops, embedder=EmbedderSpec(max_chars=1000), engine=engine)
+            results[name, category] = (lake.read("deduped", category).to_pylist(),
+                                       pa.concat_tables(pa.parquet.read_table(f) for f in
+                                                        lake.drop_files("deduped", category)).to_pylist(),
+                                       stats["semantic"], stats["drops_by_reason"])
+    for category in CATEGORIES:
+        assert results["local", category] == results["ray", category], category
+    assert all(results["local", c][2]["docs"] > 0 for c in CATEGORIES)  # every survivor was embedded
+    assert sum(results["local", c][3].get("semantic_duplicate", 0) for c in CATEGORIES) >= 1

@@ -185,7 +185,9 @@ def score_partition(
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".scoring-spill-", dir=out.target_dir.parent) as spill_dir:
         spill_path = Path(spill_dir) / "pass1.parquet"
-        ruled = (_ruled_by_engine(source, engine, category, config, cat_cfg, expected, tally, models.worker_files())
+        # the models go to the workers of a distributed engine; in this process they are loaded already
+        files = models.worker_files() if source is not None and engine.name != "local" else None
+        ruled = (_ruled_by_engine(source, engine, category, config, cat_cfg, expected, tally, files)
                  if source is not None
                  else ((b, _apply_rules(b, category, config, cat_cfg, expected, langid, tally)) for b in batches))
         wrote = _score_to_spill(ruled, category, config, models, drops_out, spill_path, tally)

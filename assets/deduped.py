@@ -5,14 +5,14 @@ import dagster as dg
 import yaml
 
 from assets.checks.thresholds import check_thresholds
+from assets.deduped_checks import DEDUP_CHECK_SPECS, dedup_check_results
 from assets.metadata import counts_table, readable
+from assets.partitions import category_partitions
 from curation.compute import ParquetFiles
 from curation.config_keys import refuse_unknown_keys
 from curation.dedup.config import DedupConfig
 from curation.dedup.stage import dedup_partition
 from curation.lake import stage_writers
-from assets.deduped_checks import DEDUP_CHECK_SPECS, dedup_check_results
-from assets.partitions import category_partitions
 from resources.compute import ComputeResource
 from resources.configs import PipelineConfigs, config_version
 from resources.lake import LakeResource
@@ -50,7 +50,7 @@ def deduped_corpus(
     with stage_writers(data, "deduped", category, data.read_schema("raw", category)) as (out, drops_out), \
             compute.open() as engine:
         stats = dedup_partition(ParquetFiles.of(data.files("raw", category)), category, data, config, out, drops_out,
-                                embedder=embedder.embedder() if config.semantic else None, engine=engine,
+                                embedder=embedder.spec() if config.semantic else None, engine=engine,
                                 band_partitions=settings.band_partitions)
         stats["compute"] = engine.describe()
     lake.catalog.record_stage_stats("deduped", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)

@@ -2,15 +2,15 @@ import dagster as dg
 
 from assets.checks.thresholds import check_thresholds
 from assets.metadata import counts_table, md_table
-from assets.scored_metadata import bar_chart, quantiles_table
-from curation.reference import sample_documents
-from curation.scoring.profiles import detect_profile
+from assets.partitions import category_partitions
 from assets.quality_models import DCLM_KEY, EDU_KEY, KENLM_KEY, trained_model_paths
+from assets.scored_checks import SCORED_CHECK_SPECS, scored_check_results
+from assets.scored_metadata import bar_chart, quantiles_table
 from curation.compute import ParquetFiles
 from curation.lake import stage_writers
+from curation.reference import sample_documents
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
-from assets.scored_checks import SCORED_CHECK_SPECS, scored_check_results
-from assets.partitions import category_partitions
+from curation.scoring.profiles import detect_profile
 from resources.compute import ComputeResource
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
@@ -41,7 +41,7 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
             "(models/kenlm, models/dclm_classifier, models/edu_regressor) after corpus/deduped; `make demo` does it."
         )
     models = ScoringModels.load(config, kenlm_path=paths["kenlm"], dclm_path=paths["dclm"], edu_path=paths["edu"],
-                                embedder=embedder.embedder(cache_dir=data.state_dir("embeddings")))
+                                embedder=embedder.spec(cache_dir=data.state_dir("embeddings")))
     sample = sample_documents(data, "deduped", [category], config.profile.sample_docs, salt="profile")
     profile = detect_profile([t for _, _, t in sample], models.langid, config.profile)
     context.log.info(profile.describe())

@@ -14,6 +14,7 @@ import functools
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -68,6 +69,24 @@ def load_embedder(model: str = DEFAULT_EMBEDDER, batch_size: int = 32, max_chars
     return embed
 
 
+@dataclass(frozen=True)
+class EmbedderSpec:
+    """What opens an embedder: ``load_embedder``'s arguments and, optionally, the folder of its vector cache.
+    Picklable, so another process (a Ray worker, curation/compute) opens the same embedder itself."""
+
+    model: str = DEFAULT_EMBEDDER
+    batch_size: int = 32
+    max_chars: int = 2000
+    cache_dir: Path | None = None
+
+    def open(self) -> Embedder:
+        embed = load_embedder(self.model, batch_size=self.batch_size, max_chars=self.max_chars)
+        if self.cache_dir is None:
+            return embed
+        return cached_embedder(embed, EmbeddingCache(Path(self.cache_dir) / "vectors.sqlite"), self.model,
+                               self.max_chars)
+
+
 # -- shared by semantic dedup and selection: embeddings spilled to disk, mini-batch k-means, a cache ----------
 
 KMEANS_CHUNK = 4096  # rows of the memmap held at once while fitting / predicting
@@ -78,12 +97,17 @@ def spill_embeddings(chunks: Iterable[tuple[np.ndarray, list[str]]], embedder: E
     """Embed ``(rows, texts)`` chunks into an L2-normalised float32 file at ``path``; memory is one chunk.
 
     Returns (rows in file order, read-only memmap of shape (n, dim)); the memmap is None when nothing came."""
+    return spill_vectors(((rows, embedder(texts)) for rows, texts in chunks), path)
+
+
+def spill_vectors(chunks: Iterable[tuple[np.ndarray, np.ndarray]], path: Path) -> tuple[np.ndarray, np.memmap | None]:
+    """``spill_embeddings`` for chunks embedded elsewhere (``(rows, vectors)``, e.g. by Ray workers)."""
     rows_list, dim, n = [], None, 0
     with open(path, "wb") as fh:
-        for rows, texts in chunks:
-            emb = np.asarray(embedder(texts), dtype=np.float32)
-            if emb.ndim != 2 or emb.shape[0] != len(texts):
-                raise ValueError(f"embedder returned shape {emb.shape} for {len(texts)} texts")
+        for rows, vectors in chunks:
+            emb = np.array(vectors, dtype=np.float32)
+            if emb.ndim != 2 or emb.shape[0] != len(rows):
+                raise ValueError(f"embedder returned shape {emb.shape} for {len(rows)} texts")
             emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
             dim = emb.shape[1]
             fh.write(emb.tobytes())

@@ -44,12 +44,14 @@ class EmbedderResource(dg.ConfigurableResource):
     # the opening ~1000 characters carry a document's topic; cutting keeps tokenisation cheap
     max_chars: int = 1000
 
-    def embedder(self, cache_dir: Path | None = None):
-        """The embedding callable; with ``cache_dir`` behind an SQLite cache of vectors by text digest there
-        (stages that embed the same texts, scoring then selection, pay once)."""
-        from curation.embeddings import EmbeddingCache, cached_embedder, load_embedder
+    def spec(self, cache_dir: Path | None = None):
+        """What opens this embedder (``curation.embeddings.EmbedderSpec``): picklable, so Ray workers open it
+        themselves; with ``cache_dir`` behind an SQLite cache of vectors by text digest there (stages that embed
+        the same texts, scoring then selection, pay once)."""
+        from curation.embeddings import EmbedderSpec
 
-        embed = load_embedder(self.model, batch_size=self.batch_size, max_chars=self.max_chars)
-        if cache_dir is None:
-            return embed
-        return cached_embedder(embed, EmbeddingCache(Path(cache_dir) / "vectors.sqlite"), self.model, self.max_chars)
+        return EmbedderSpec(self.model, self.batch_size, self.max_chars, Path(cache_dir) if cache_dir else None)
+
+    def embedder(self, cache_dir: Path | None = None):
+        """The embedding callable (``spec(cache_dir)`` opened here)."""
+        return self.spec(cache_dir).open()

@@ -1,8 +1,9 @@
 """Scale benchmark: ingest, dedup and scoring (rules + language ID) at 10k and 100k documents (1M with
-``--sizes 1000000``), on the local engine and on a local Ray, on this machine.
+``--sizes 10000 100000 1000000``), on the local engine and on a local Ray, on this machine.
 
     PYTHONPATH=. .venv/bin/python bench/scale/run.py                # 10k and 100k, local and ray
     PYTHONPATH=. .venv/bin/python bench/scale/run.py --sizes 10000 --engines local
+    PYTHONPATH=. .venv/bin/python bench/scale/run.py --sizes 10000 100000 1000000 --work /tmp/cf-scale
 
 Corpus: the whole bundled sample corpus (real text: Python docs and code, People's Daily, reviews, CHAMP
 math; curation/sample_corpus), ingested once; a corpus of N documents cycles through it, and every pass after
@@ -15,7 +16,9 @@ Per stage and size: wall time, CPU time of the whole process tree (driver, Ray's
 psutil), documents per CPU-second ("per core"), input MB per CPU-second, and peak RSS of the driver and of the
 process tree, sampled every 0.2 s. Scoring runs rules and language ID only (the perplexity and classifier models
 are trained per corpus by the graph; they are not part of this benchmark). Writes bench/results/scale.md and
-bench/results/scale.json.
+bench/results/scale.json after every (size, engine) run, so a long run that is stopped keeps what finished; each
+size's landing is written once and hard-linked into every engine's lake. The targets (issue 13): peak driver RSS
+within 1.5x from 100k to the largest size, documents per CPU-second within 20 % from the smallest to the largest.
 """
 
 import argparse
@@ -46,6 +49,8 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "bench" / "results"
 SHARD_DOCS = 5000
 SEED_001_BYTES = 10e12  # seed 001: a 10 TB bilingual corpus
+RSS_TARGET = 1.5  # issue 13: peak RSS flat within 1.5x from 100k to 1M documents
+PER_CORE_TARGET = 0.20  # issue 13: documents per CPU-second within 20 % from 10k to 1M
 
 
 class Sampler:
@@ -286,7 +291,7 @@ def markdown(report: dict) -> str:
     lines += ["## Ray on one machine", ""]
     for note in report["ray_notes"]:
         lines.append(f"- {note}")
-    lines += ["", "## Scaling (per core, local engine)", ""]
+    lines += ["", "## Scaling (per core and peak driver RSS, per engine)", ""]
     for note in report["scaling_notes"]:
         lines.append(f"- {note}")
     lines += ["", ("## Extrapolation to seed 001's 10 TB (an extrapolation from the per-core figures above, not a "
@@ -311,13 +316,24 @@ def analyse(report: dict) -> None:
     report["ray_notes"] = notes or ["(no size ran on both engines)"]
     scaling = []
     local_sizes = [d for d in sizes if (d, "local") in runs]
-    if len(local_sizes) >= 2:
-        small, big = runs[(local_sizes[0], "local")], runs[(local_sizes[-1], "local")]
-        for s in ("ingest", "dedup", "scoring"):
-            scaling.append(f"{s}: {per_core(small[s]):,.0f} → {per_core(big[s]):,.0f} docs/s per core from "
-                           f"{local_sizes[0]:,} to {local_sizes[-1]:,} docs ({per_core(big[s]) / per_core(small[s]):.2f}×); "
-                           f"peak driver RSS {small[s]['peak_rss_driver_mb']:,.0f} → {big[s]['peak_rss_driver_mb']:,.0f} MB")
-    if local_sizes:
+    for engine in ("local", "ray"):
+        have = [d for d in sizes if (d, engine) in runs]
+        if len(have) < 2:
+            continue
+        small, big = runs[(have[0], engine)], runs[(have[-1], engine)]
+        mid = runs.get((100_000, engine)) if have[-1] > 100_000 else None
+        for s in STAGES:
+            pc_ratio = per_core(big[s]) / per_core(small[s])
+            line = (f"{engine} {s}: {per_core(small[s]):,.0f} → {per_core(big[s]):,.0f} docs/s per core from "
+                    f"{have[0]:,} to {have[-1]:,} docs ({pc_ratio:.2f}×, target within ±{PER_CORE_TARGET:.0%}: "
+                    f"{'met' if abs(pc_ratio - 1) <= PER_CORE_TARGET else 'not met'}); peak driver RSS "
+                    + " → ".join(f"{runs[(d, engine)][s]['peak_rss_driver_mb']:,.0f}" for d in have) + " MB")
+            if mid is not None:
+                rss_ratio = big[s]["peak_rss_driver_mb"] / mid[s]["peak_rss_driver_mb"]
+                line += (f" ({rss_ratio:.2f}× from 100,000 to {have[-1]:,}, target ≤ {RSS_TARGET}×: "
+                         f"{'met' if rss_ratio <= RSS_TARGET else 'not met'})")
+            scaling.append(line)
+    if local_sizes and local_sizes[-1] < 1_000_000:
         d = local_sizes[-1]
         cpu = sum(runs[(d, "local")][s]["cpu_s"] for s in ("ingest", "dedup", "scoring"))
         scaling.append(f"1,000,000 docs (`--sizes 1000000`, not run here): about {cpu * 1e6 / d / 60:,.0f} CPU-minutes "
@@ -344,6 +360,13 @@ def analyse(report: dict) -> None:
         report["extrapolation"] = rows
     else:
         report["extrapolation"] = ["(no local run)"]
+
+
+def save(report: dict) -> None:
+    analyse(report)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "scale.json").write_text(json.dumps(report, indent=2, default=str))
+    (RESULTS / "scale.md").write_text(markdown(report))
 
 
 def main(argv=None) -> int:
@@ -377,21 +400,23 @@ def main(argv=None) -> int:
                                  f"built and ingested in {time.perf_counter() - t0:.0f} s), cycled with realistic "
                                  "edits (module docstring); per-size mix below.")
         for n in args.sizes:
+            source = work / f"landing-{n}"
+            shutil.rmtree(source, ignore_errors=True)
+            corpus = write_landing(source, base, n)
             for engine_name in args.engines:
                 home = work / f"{engine_name}-{n}"
                 shutil.rmtree(home, ignore_errors=True)
-                corpus = write_landing(home, base, n)
+                home.mkdir(parents=True)
+                shutil.copytree(source / "landing", home / "landing", copy_function=os.link)  # read only
                 run = run_pipeline(home, engine_name, args.band_partitions)
                 run.update(docs=n, engine=engine_name, corpus=corpus)
                 report["runs"].append(run)
                 print(f"{n:>9,} {engine_name:5s} " + "  ".join(
-                    f"{s} {run[s]['wall_s']:.1f}s/{run[s]['cpu_s']:.1f}cpu" for s in ("ingest", "dedup", "scoring")),
-                    flush=True)
+                    f"{s} {run[s]['wall_s']:.1f}s/{run[s]['cpu_s']:.1f}cpu/{run[s]['peak_rss_driver_mb']:.0f}MB"
+                    for s in STAGES), flush=True)
                 shutil.rmtree(home, ignore_errors=True)
-        analyse(report)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "scale.json").write_text(json.dumps(report, indent=2, default=str))
-        (RESULTS / "scale.md").write_text(markdown(report))
+                save(report)
+            shutil.rmtree(source, ignore_errors=True)
         print(markdown(report))
     finally:
         if args.work is None:

@@ -1,11 +1,13 @@
 """The two engines behind one interface: ``map_files`` (a row-preserving batch function over shard files,
 streamed back in file and row order) and ``map_items`` (one function call per item, results in item order).
 
-``LocalEngine`` is today's in-process path. ``RayEngine`` runs ``map_files`` as a Ray Data pipeline
-(one reader task per shard file -> ``map_batches`` with the same function, order preserved, blocks in flight
-bounded by the object store) and ``map_items`` as Ray tasks, at most one per CPU in flight. Both call the very same
-``BatchMapper``, so their output is identical; the engine checks that rows come back in order and as many as
-went in, and raises rather than return a reordered result.
+``LocalEngine`` is today's in-process path. ``RayEngine`` runs ``map_files`` as a Ray Data pipeline (tasks
+over runs of a few batches of one shard file, each reading its rows and mapping them batch by batch, order
+preserved, blocks in flight bounded by the object store) and ``map_items`` as Ray tasks, at most one per CPU in
+flight. Both call the very same ``BatchMapper`` on the very same batches (``batch_size`` rows from each file's
+start, as ``ParquetFile.iter_batches`` cuts them), so their output is identical even for a mapper whose numbers
+depend on the batch (a model that embeds a batch at a time); the engine checks that rows come back in order and as
+many as went in, and raises rather than return a reordered result.
 """
 
 import copyreg
@@ -35,6 +37,10 @@ def _read_only(mapping: dict) -> MappingProxyType:
 copyreg.pickle(MappingProxyType, lambda m: (_read_only, (dict(m),)))
 
 _PATH = "_cf_source_path"  # each row's shard file, while it travels through a Ray Data pipeline
+_START, _STOP = "_cf_start", "_cf_stop"  # the rows [start, stop) of the file one Ray task maps
+# Batches one Ray task reads and maps: small enough to spread a file over the workers, large enough that a
+# task's scheduling (milliseconds) is noise beside its batches.
+BATCHES_PER_TASK = 4
 _ROOT = Path(__file__).resolve().parents[2]  # the folder holding the curation package
 
 
@@ -65,7 +71,8 @@ class BatchMapper:
     """A picklable, row-preserving function over an Arrow table: output row i is about input row i.
 
     ``setup`` runs once per process before the first call (load models there, not in ``__init__``, so the
-    mapper pickles small). Stages keep their filtering on the driver, which sees every row's verdict."""
+    mapper pickles small): with Ray, once per worker process, which then maps many batches. Stages keep their
+    filtering on the driver, which sees every row's verdict."""
 
     def setup(self) -> None:
         pass
@@ -129,24 +136,63 @@ _MAPPERS: dict[str, BatchMapper] = {}
 _MAPPERS_MAX = 8
 
 
-def _apply_mapper(table: pa.Table, mapper: BatchMapper, key: str) -> pa.Table:
+def _ready(mapper: BatchMapper, key: str) -> BatchMapper:
     ready = _MAPPERS.get(key)
     if ready is None:
         if len(_MAPPERS) >= _MAPPERS_MAX:
             _MAPPERS.clear()
         mapper.setup()
         ready = _MAPPERS[key] = mapper
-    paths = table.column(_PATH)
-    out = _checked(ready(table.drop_columns([_PATH])), table.num_rows)
-    return out.append_column(_PATH, paths)
+    return ready
 
 
-def _read_file(item: pa.Table, columns: list[str] | None, batch_size: int) -> Iterator[pa.Table]:
-    """A Ray Data stage: the rows of one shard file, ``batch_size`` at a time, each tagged with its path."""
-    for path in item.column(_PATH).to_pylist():
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=columns):
-            table = pa.Table.from_batches([batch])
-            yield table.append_column(_PATH, pa.array([path] * table.num_rows, pa.string()))
+def _row_ranges(path: str, batch_size: int, per_task: int) -> list[tuple[int, int]]:
+    """[start, stop) row ranges of ``per_task`` batches each, starting at multiples of ``batch_size``."""
+    n = pq.ParquetFile(path).metadata.num_rows
+    step = batch_size * per_task
+    return [(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def _read_rows(path: str, columns: list[str] | None, start: int, stop: int, batch_size: int) -> Iterator[pa.Table]:
+    """Rows [start, stop) of a parquet file in ``batch_size``-row tables cut at ``start`` + multiples of
+    ``batch_size`` (``start`` is a multiple: the batches ``iter_batches`` gives for the whole file); only the row
+    groups holding those rows are read."""
+    pf = pq.ParquetFile(path)
+    groups, first, offset = [], None, 0
+    for g in range(pf.metadata.num_row_groups):
+        n = pf.metadata.row_group(g).num_rows
+        if offset < stop and offset + n > start:
+            groups.append(g)
+            first = offset if first is None else first
+        offset += n
+    if not groups:
+        return
+    position, held, n_held = first, [], 0
+    for batch in pf.iter_batches(batch_size=batch_size, row_groups=groups, columns=columns):
+        lo, hi = max(start - position, 0), min(stop - position, batch.num_rows)
+        position += batch.num_rows
+        if hi > lo:
+            held.append(batch.slice(lo, hi - lo))
+            n_held += hi - lo
+        while n_held >= batch_size:
+            table = pa.Table.from_batches(held).combine_chunks()
+            yield table.slice(0, batch_size)
+            rest = table.slice(batch_size)
+            held, n_held = rest.to_batches(), rest.num_rows
+        if position >= stop:
+            break
+    if n_held:
+        yield pa.Table.from_batches(held).combine_chunks()
+
+
+def _map_rows(item: pa.Table, columns: list[str] | None, batch_size: int, mapper: BatchMapper,
+              key: str) -> Iterator[pa.Table]:
+    """A Ray Data stage: read a run of batches of one shard file and map each, tagged with the file's path."""
+    ready = _ready(mapper, key)
+    for path, start, stop in zip(*(item.column(c).to_pylist() for c in (_PATH, _START, _STOP))):
+        for table in _read_rows(path, columns, start, stop, batch_size):
+            out = _checked(ready(table), table.num_rows)
+            yield out.append_column(_PATH, pa.array([path] * out.num_rows, pa.string()))
 
 
 def _checked(out: pa.Table, n_in: int) -> pa.Table:
@@ -223,13 +269,15 @@ class RayEngine(Engine):
         index = {p: i for i, p in enumerate(paths)}
         key = short_digest(pickle.dumps(mapper).hex(), 8)
         size = batch_size or self.config.batch_size
-        # One reader task per file streaming batch-sized blocks (Ray Data's own read_parquet costs seconds of
-        # planning per pipeline on a small machine), then the mapper as a separate stage: row-level parallelism.
-        ds = ray.data.from_items([{_PATH: p} for p in paths], override_num_blocks=len(paths))
-        ds = ds.map_batches(_read_file, batch_size=1, batch_format="pyarrow",
-                            fn_kwargs={"columns": source._columns, "batch_size": size})
-        ds = ds.map_batches(_apply_mapper, batch_size=size, batch_format="pyarrow",
-                            fn_kwargs={"mapper": mapper, "key": key})
+        # A task per run of BATCHES_PER_TASK batches of a file, reading its rows and mapping them batch by batch
+        # (Ray Data's own read_parquet costs seconds of planning per pipeline on a small machine, and its
+        # map_batches would cut batches across files): the mapper sees LocalEngine's batches, spread over workers.
+        units = [{_PATH: p, _START: a, _STOP: b} for p in paths for a, b in _row_ranges(p, size, BATCHES_PER_TASK)]
+        if not units:
+            return
+        ds = ray.data.from_items(units, override_num_blocks=len(units))
+        ds = ds.map_batches(_map_rows, batch_size=1, batch_format="pyarrow",
+                            fn_kwargs={"columns": source._columns, "batch_size": size, "mapper": mapper, "key": key})
         last = -1
         for table in ds.iter_batches(batch_format="pyarrow", batch_size=None, prefetch_batches=1):
             if table.num_rows == 0:

@@ -9,6 +9,8 @@ from curation.cjk import CJK_SHARE
 # Fields that change signatures, band keys or exact hashes: an index built with other values is incompatible.
 _INDEX_FIELDS = ("threshold", "num_perm", "ngram", "cjk_ngram", "cjk_share", "lowercase", "strip_punctuation",
                  "seed", "max_shingles", "fp_weight", "fn_weight")
+# Fields that only say how the work runs (memory, chunking): the same input gives the same removals.
+_EXECUTION_FIELDS = ("duckdb_memory_limit", "semantic_index_chunk")
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,12 @@ class DedupConfig:
     # SemDeDup across the whole index (semantic.py): new documents are compared with the kept documents of
     # earlier partitions (every category that runs semantic dedup), cluster by cluster, this many at a time.
     semantic_index_chunk: int = 4096
-    # DuckDB memory cap for the band join, so memory stays flat as the index grows (it spills to disk).
-    duckdb_memory_limit: str = "1GB"
+    # DuckDB memory cap for the index transaction (band join, exact and paragraph matching), so memory stays
+    # flat as the partition and the index grow: past it DuckDB spills to state/deduped/duckdb_tmp. 1GB let
+    # the driver grow with the corpus (bench/results/scale.md: 728 MB at 100k documents, DuckDB's join the
+    # largest part); at 256MB the 100k join ran as fast here. 512MB leaves room for the window and hash
+    # operators on many threads. An execution setting: not part of param_version.
+    duckdb_memory_limit: str = "512MB"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold <= 1.0:
@@ -87,8 +93,9 @@ class DedupConfig:
 
     @property
     def param_version(self) -> str:
-        """Hash of every knob: stored with each drop so a removal can be traced to its parameters."""
-        return "dedup-" + self._digest([f.name for f in fields(self)])
+        """Hash of every knob that can change a result: stored with each drop so a removal can be traced to its
+        parameters (execution settings, which cannot, are left out)."""
+        return "dedup-" + self._digest([f.name for f in fields(self) if f.name not in _EXECUTION_FIELDS])
 
     @property
     def index_version(self) -> str:

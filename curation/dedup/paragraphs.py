@@ -15,7 +15,8 @@ that kept its first paragraph); a document that loses some paragraphs is kept wi
 edit record (reason ``paragraph_edit``, detail JSON: how many paragraphs and characters, which documents
 kept them) goes to the same ledger ``corpusforge why`` reads. Hashes (8-byte blake2b, curation/hashing.py)
 of every kept document's paragraphs live in the dedup index's ``paragraphs`` table, so later partitions
-are compared with them; memory holds one batch of texts, the join runs in DuckDB.
+are compared with them; memory holds one batch of texts, the join runs in DuckDB, and the cuts, the edited
+texts and the ledger rows stream through parquet files in row order (curation/dedup/spill.py).
 """
 
 import json
@@ -24,12 +25,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.dedup.config import DedupConfig
 from curation.dedup.normalize import normalize_exact
+from curation.dedup.spill import BATCH_ROWS, DropSpill, RowCursor
+from curation.document import Drop, drops_to_table
 from curation.hashing import hash_bytes
 from curation.sql import sql_string
 
@@ -37,6 +42,7 @@ PARAGRAPH_DUPLICATE, PARAGRAPH_EDIT = "paragraph_duplicate", "paragraph_edit"
 _ROW = "_dedup_row"
 _BLANK_LINE_RE = re.compile(r"\n[ \t]*\n")
 _PARAS_SCHEMA = pa.schema([(_ROW, pa.int64()), ("para", pa.int32()), ("hash", pa.uint64())])
+_EDITS_SCHEMA = pa.schema([(_ROW, pa.int64()), ("text", pa.string())])
 _SALT = "paragraph"
 
 
@@ -58,15 +64,12 @@ def paragraph_hash(paragraph: str, config: DedupConfig) -> int | None:
 
 @dataclass
 class ParagraphResult:
-    edits: dict[int, str] = field(default_factory=dict)  # row -> the text with its repeated paragraphs cut
-    emptied: dict[int, str] = field(default_factory=dict)  # row -> doc id that kept its first paragraph
-    records: list[dict] = field(default_factory=list)  # per edited or emptied row: what the ledger says
     stats: dict = field(default_factory=dict)
+    edits_path: Path | None = None  # parquet (row, text) of the edited documents, sorted by row
 
 
-def hash_pass(batches: Iterator[pa.RecordBatch], removed_rows: set[int], config: DedupConfig,
-              path: Path) -> dict:
-    """Hash the paragraphs of every surviving, non-code document into ``path`` (parquet)."""
+def hash_pass(batches: Iterator[pa.RecordBatch], removed: np.ndarray, config: DedupConfig, path: Path) -> dict:
+    """Hash the paragraphs of every surviving (not ``removed[row]``), non-code document into ``path`` (parquet)."""
     from curation.scoring.profiles import ProfileConfig, is_code
     from curation.scoring.text_stats import TextStats
 
@@ -76,7 +79,7 @@ def hash_pass(batches: Iterator[pa.RecordBatch], removed_rows: set[int], config:
         for batch in batches:
             rows, paras, hashes = [], [], []
             for row, text in zip(batch.column(_ROW).to_pylist(), batch.column("text").to_pylist()):
-                if row in removed_rows or not text:
+                if removed[row] or not text:
                     continue
                 if config.paragraph_skip_code and is_code(TextStats(text), profile):
                     stats["docs_code_skipped"] += 1
@@ -95,103 +98,115 @@ def hash_pass(batches: Iterator[pa.RecordBatch], removed_rows: set[int], config:
     return stats
 
 
-def match(con, category: str, paras_path: Path, docs_path: Path) -> list[tuple[int, int, str, bool]]:
-    """Inside the dedup index's transaction: (row, paragraph number, owner doc id, owner in the index) of
-    every paragraph to cut, then this partition's kept paragraphs are recorded (its earlier entries retired
-    first, so a re-run gives the same result)."""
+def match(con, category: str, paras_path: Path, docs_path: Path) -> None:
+    """Inside the dedup index's transaction: the temp table ``para_cut`` (row, paragraph number, owner doc id,
+    owner in the index) of every paragraph to cut, then this partition's kept paragraphs are recorded (its
+    earlier entries retired first, so a re-run gives the same result)."""
     con.execute("DELETE FROM paragraphs WHERE category = ?", [category])
     con.execute(f"CREATE OR REPLACE TEMP VIEW new_paras AS SELECT p.*, d.doc_id FROM "
                 f"read_parquet({sql_string(paras_path)}) p JOIN read_parquet({sql_string(docs_path)}) d USING ({_ROW})")
-    cut = con.execute(f"""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE para_cut AS
         WITH idx AS (SELECT hash, min(doc_id) AS owner FROM paragraphs
                      WHERE hash IN (SELECT hash FROM new_paras) GROUP BY hash),
              first_row AS (SELECT hash, min({_ROW}) AS first FROM new_paras GROUP BY hash),
              first_doc AS (SELECT DISTINCT f.hash, f.first, n.doc_id AS owner FROM first_row f
                            JOIN new_paras n ON n.hash = f.hash AND n.{_ROW} = f.first)
-        SELECT n.{_ROW}, n.para, coalesce(idx.owner, fd.owner) AS owner, idx.owner IS NOT NULL AS in_index
+        SELECT n.{_ROW} AS r, n.para AS p, coalesce(idx.owner, fd.owner) AS owner, idx.owner IS NOT NULL AS in_index
         FROM new_paras n LEFT JOIN idx USING (hash) JOIN first_doc fd USING (hash)
         WHERE idx.owner IS NOT NULL OR n.{_ROW} <> fd.first
-        ORDER BY n.{_ROW}, n.para
-    """).fetchall()
-    con.register("cut_paras", pa.table({"r": pa.array([c[0] for c in cut], pa.int64()),
-                                        "p": pa.array([c[1] for c in cut], pa.int32())}))
+    """)
     con.execute(f"""INSERT INTO paragraphs SELECT DISTINCT hash, doc_id, ? FROM new_paras n
-                    WHERE NOT EXISTS (SELECT 1 FROM cut_paras c WHERE c.r = n.{_ROW} AND c.p = n.para)""",
+                    WHERE NOT EXISTS (SELECT 1 FROM para_cut c WHERE c.r = n.{_ROW} AND c.p = n.para)""",
                 [category])
-    con.unregister("cut_paras")
-    return [(int(r), int(p), o, bool(i)) for r, p, o, i in cut]
 
 
-def apply_cuts(batches: Iterator[pa.RecordBatch], cut: list[tuple[int, int, str, bool]],
-               config: DedupConfig) -> ParagraphResult:
-    """The edited texts and emptied documents for the paragraphs ``match`` chose to cut. A document whose
+def apply_cuts(batches: Iterator[pa.RecordBatch], cuts: RowCursor, config: DedupConfig, category: str, stage: str,
+               removed: np.ndarray, removals: DropSpill, edits: DropSpill, edited: pq.ParquetWriter) -> dict:
+    """Cut the paragraphs ``match`` chose (``cuts``: rows ``r``, paragraphs ``p``, owners, sorted by row and
+    paragraph, read in step with ``batches``): edited texts go to ``edited`` (row, text), the ledger rows to
+    ``removals`` (emptied documents, which are also marked in ``removed``) and ``edits``. A document whose
     remaining text is shorter than one judged paragraph (a heading, a sign-off) counts as emptied."""
-    by_row: dict[int, dict[int, str]] = {}
-    for row, para, owner, _ in cut:
-        by_row.setdefault(row, {})[para] = owner
-    result = ParagraphResult()
-    chars_removed = 0
+    stats = {"chars_removed": 0, "docs_edited": 0, "docs_emptied": 0}
     for batch in batches:
-        for row, doc_id, text in zip(batch.column(_ROW).to_pylist(), batch.column("id").to_pylist(),
-                                     batch.column("text").to_pylist()):
+        rows = batch.column(_ROW).to_numpy()
+        cut = cuts.upto(int(rows[-1])) if len(rows) else None
+        if cut is None:
+            continue
+        by_row: dict[int, dict[int, str]] = {}
+        for row, para, owner in zip(*(cut.column(c).to_pylist() for c in ("r", "p", "owner"))):
+            by_row.setdefault(row, {})[para] = owner
+        dropped, changed, edited_rows, edited_texts = [], [], [], []
+        for row, doc_id, text in zip(rows.tolist(), batch.column("id").to_pylist(), batch.column("text").to_pylist()):
             owners = by_row.get(row)
             if not owners:
                 continue
             parts = split_paragraphs(text)
             sep = "\n" if len(_BLANK_LINE_RE.split(text)) == 1 else "\n\n"
             kept = [p for i, p in enumerate(parts) if i not in owners]
-            removed = [parts[i] for i in sorted(owners)]
-            chars_removed += sum(map(len, removed))
-            record = {"row": row, "doc_id": doc_id, "paragraphs_removed": len(owners), "paragraphs": len(parts),
-                      "chars_removed": sum(map(len, removed)),
-                      "kept_by": sorted(set(owners.values()))[:5], "first_removed": removed[0][:120]}
+            removed_parts = [parts[i] for i in sorted(owners)]
+            stats["chars_removed"] += sum(map(len, removed_parts))
+            record = {"paragraphs_removed": len(owners), "paragraphs": len(parts),
+                      "chars_removed": sum(map(len, removed_parts)),
+                      "kept_by": sorted(set(owners.values()))[:5], "first_removed": removed_parts[0][:120]}
             if len(normalize_exact("\n".join(kept), config)) < config.paragraph_min_chars:
-                result.emptied[row] = owners[min(owners)]
-                record["reason"] = PARAGRAPH_DUPLICATE
+                removed[row] = True
+                dropped.append(Drop(doc_id, category, stage, PARAGRAPH_DUPLICATE, duplicate_of=record["kept_by"][0],
+                                    similarity=1.0, detail=ledger_detail(record, config),
+                                    param_version=config.param_version))
             else:
-                result.edits[row] = sep.join(kept)
-                record["reason"] = PARAGRAPH_EDIT
-            result.records.append(record)
-    result.stats = {"paragraphs_removed": len(cut), "paragraphs_removed_vs_index": sum(c[3] for c in cut),
-                    "chars_removed": chars_removed, "docs_edited": len(result.edits),
-                    "docs_emptied": len(result.emptied)}
-    return result
+                edited_rows.append(row)
+                edited_texts.append(sep.join(kept))
+                changed.append(Drop(doc_id, category, stage, PARAGRAPH_EDIT, duplicate_of=record["kept_by"][0],
+                                    detail=ledger_detail(record, config), param_version=config.param_version))
+        stats["docs_emptied"] += len(dropped)
+        stats["docs_edited"] += len(changed)
+        removals.write(drops_to_table(dropped))
+        edits.write(drops_to_table(changed))
+        if edited_rows:
+            edited.write_table(pa.table({_ROW: pa.array(edited_rows, pa.int64()),
+                                         "text": pa.array(edited_texts, pa.string())}, schema=_EDITS_SCHEMA))
+    return stats
 
 
-def run(input_batches: Callable[[], Iterator[pa.RecordBatch]] | None, docs_path: Path, removed_rows: set[int],
-        config: DedupConfig, index, category: str, workdir: Path) -> ParagraphResult:
+def run(input_batches: Callable[[], Iterator[pa.RecordBatch]] | None, docs_path: Path, removed: np.ndarray,
+        config: DedupConfig, index, category: str, workdir: Path, stage: str, removals: DropSpill,
+        edits: DropSpill) -> ParagraphResult:
     """The paragraph step of one partition: hash (no lock), match and record under the index lock, cut.
-    With ``config.paragraph`` off nothing is cut (the stage retired this category's earlier entries)."""
+    Emptied documents are marked in ``removed`` and go to ``removals``, shortened ones to ``edits`` (ledger
+    rows) and to the result's ``edits_path`` (their texts). With ``config.paragraph`` off nothing is cut (the
+    stage retired this category's earlier entries)."""
     if not config.paragraph or input_batches is None:  # the category's earlier entries were retired with its docs
         return ParagraphResult(stats={"enabled": config.paragraph})
-    paras_path = workdir / "paragraphs.parquet"
-    hashed = hash_pass(input_batches(), removed_rows, config, paras_path)
+    paras_path, edits_path = workdir / "paragraphs.parquet", workdir / "edited_texts.parquet"
+    hashed = hash_pass(input_batches(), removed, config, paras_path)
     with index.update(config.index_version, config.duckdb_memory_limit) as con:
-        cut = match(con, category, paras_path, docs_path)
-        result = apply_cuts(input_batches(), cut, config)
-        if result.emptied:  # an emptied document leaves the document index as well
-            con.register("emptied", pa.table({"d": [r["doc_id"] for r in result.records
-                                                    if r["reason"] == PARAGRAPH_DUPLICATE]}))
-            for table in ("docs", "bands", "paragraphs"):
-                con.execute(f"DELETE FROM {table} WHERE category = ? AND doc_id IN (SELECT d FROM emptied)",
-                            [category])
-            con.unregister("emptied")
-    result.stats = {"enabled": True, "min_chars": config.paragraph_min_chars, **hashed, **result.stats}
+        match(con, category, paras_path, docs_path)
+        n_cut, n_vs_index = con.execute("SELECT count(*), count(*) FILTER (WHERE in_index) FROM para_cut").fetchall()[0]
+        cuts = RowCursor(con.sql("SELECT r, p, owner FROM para_cut ORDER BY r, p").to_arrow_reader(BATCH_ROWS), "r")
+        emptied_before = int(removed.sum())
+        with pq.ParquetWriter(edits_path, _EDITS_SCHEMA, compression="lz4") as edited:
+            cut_stats = apply_cuts(input_batches(), cuts, config, category, stage, removed, removals, edits, edited)
+        if cuts.rest():
+            raise RuntimeError("paragraph cuts left over after the last input row: the input was not in row order")
+        if int(removed.sum()) > emptied_before:  # an emptied document leaves the document index as well
+            _forget_emptied(con, category, removals)
+    stats = {"paragraphs_removed": int(n_cut), "paragraphs_removed_vs_index": int(n_vs_index), **cut_stats}
+    result = ParagraphResult(edits_path=edits_path)
+    result.stats = {"enabled": True, "min_chars": config.paragraph_min_chars, **hashed, **stats}
     return result
 
 
-def ledger_rows(result: ParagraphResult, category: str, stage: str, config: DedupConfig):
-    """(drops of emptied documents, edit records of shortened ones): both go to the stage's drop files, the
-    ledger ``corpusforge why`` reads; only the drops count as removed documents."""
-    from curation.document import Drop
-
-    drops, edits = [], []
-    for r in result.records:
-        rec = Drop(r["doc_id"], category, stage, r["reason"], duplicate_of=r["kept_by"][0],
-                   similarity=1.0 if r["reason"] == PARAGRAPH_DUPLICATE else None,
-                   detail=ledger_detail(r, config), param_version=config.param_version)
-        (drops if r["reason"] == PARAGRAPH_DUPLICATE else edits).append(rec)
-    return drops, edits
+def _forget_emptied(con: "duckdb.DuckDBPyConnection", category: str, removals: DropSpill) -> None:
+    """Delete the documents this step emptied (the removals' paragraph_duplicate rows) from the index tables."""
+    for batch in removals.batches(["doc_id", "reason"]):  # closes the spill: nothing is written after this step
+        emptied = batch.filter(pc.equal(batch.column("reason"), PARAGRAPH_DUPLICATE)).column("doc_id")
+        if len(emptied) == 0:
+            continue
+        con.register("emptied", pa.table({"d": emptied}))
+        for table in ("docs", "bands", "paragraphs"):
+            con.execute(f"DELETE FROM {table} WHERE category = ? AND doc_id IN (SELECT d FROM emptied)", [category])
+        con.unregister("emptied")
 
 
 def ledger_detail(record: dict, config: DedupConfig) -> str:
@@ -201,11 +216,12 @@ def ledger_detail(record: dict, config: DedupConfig) -> str:
                        "min_chars": config.paragraph_min_chars}, ensure_ascii=False)
 
 
-def edited_table(table: pa.Table, edits: dict[int, str]) -> pa.Table:
-    """``table`` (with the spill's row column) with the edited rows' text replaced."""
-    if not edits:
+def edited_table(table: pa.Table, edited: pa.Table) -> pa.Table:
+    """``table`` (with the spill's row column) with the text of the rows in ``edited`` (row, text) replaced."""
+    if edited.num_rows == 0:
         return table
     rows = table.column(_ROW).to_numpy()
+    edits = dict(zip(edited.column(_ROW).to_pylist(), edited.column("text").to_pylist()))
     texts = table.column("text").to_pylist()
     hit = np.flatnonzero(np.isin(rows, np.fromiter(edits, dtype=np.int64)))
     for i in hit:

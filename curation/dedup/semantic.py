@@ -14,13 +14,16 @@ each with the kept documents of earlier partitions in the same cluster, read fro
 wins, as in MinHash dedup against the index. Memory holds the partition's cluster members and one chunk.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from curation.embeddings import Embedder, minibatch_kmeans, spill_embeddings
+from curation.compute import BatchMapper, Engine, ParquetFiles
+from curation.embeddings import Embedder, EmbedderSpec, minibatch_kmeans, spill_embeddings, spill_vectors
 
 
 @dataclass
@@ -54,10 +57,14 @@ def semantic_duplicates(
     workdir: Path,
     seed: int = 0,
     global_index: GlobalIndex | None = None,
+    embedded: Iterable[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[list[SemanticDuplicate], dict]:
-    """Semantic duplicates among the given documents (streamed as (rows, texts) chunks), and against the
-    kept documents of earlier partitions when ``global_index`` is given."""
-    rows, emb = spill_embeddings(rows_and_texts, embedder, workdir / "embeddings.f32")
+    """Semantic duplicates among the given documents (streamed as (rows, texts) chunks, or ``embedded``
+    elsewhere as (rows, vectors) chunks, ``embedded_chunks``), and against the kept documents of earlier
+    partitions when ``global_index`` is given."""
+    path = workdir / "embeddings.f32"
+    rows, emb = spill_vectors(embedded, path) if embedded is not None else spill_embeddings(rows_and_texts, embedder,
+                                                                                           path)
     n = len(rows)
     if n == 0 or (n < 2 and global_index is None):
         return [], {"docs": n, "clusters": 0}
@@ -93,6 +100,60 @@ def semantic_duplicates(
     return found, {"docs": n, "clusters": len(centroids), "centroids_fitted_here": fitted_here,
                    "index_vectors_before": int(before), "duplicates_vs_index": len(matched),
                    "duplicates_within": len(found) - len(matched)}
+
+
+class ChunkEmbedder(BatchMapper):
+    """Rows holding one chunk each (``rows``: list of row numbers, ``texts``: their texts) -> the chunk's
+    vectors (``vectors``: float32 bytes, ``dim``), a chunk embedded in one call as the in-process path embeds it,
+    so the vectors are the same; the embedder is opened once per process (a Ray worker) from its spec."""
+
+    def __init__(self, spec: EmbedderSpec):
+        self.spec = spec
+        self._embed = None
+
+    def __getstate__(self):
+        return {**self.__dict__, "_embed": None}
+
+    def setup(self) -> None:
+        self._embed = self.spec.open()
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        vectors, dims = [], []
+        for texts in table.column("texts").to_pylist():
+            emb = np.asarray(self._embed(texts), dtype=np.float32)
+            vectors.append(emb.tobytes())
+            dims.append(emb.shape[1] if emb.ndim == 2 else 0)
+        return pa.table({"rows": table.column("rows"), "vectors": pa.array(vectors, pa.binary()),
+                         "dim": pa.array(dims, pa.int32())})
+
+
+_CHUNKS_SCHEMA = pa.schema([("rows", pa.list_(pa.int64())), ("texts", pa.list_(pa.string()))])
+CHUNKS_PER_BATCH = 16  # chunks (of semantic_batch_size texts) per engine batch
+
+
+def embedded_chunks(chunks: Iterable[tuple[np.ndarray, list[str]]], spec: EmbedderSpec, engine: Engine,
+                    workdir: Path) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The chunks embedded by the engine (Ray workers with ``ray``): spilled to parquet one chunk a row, mapped
+    by ``ChunkEmbedder``, streamed back in order as (rows, vectors)."""
+    path = workdir / "semantic_chunks.parquet"
+    with pq.ParquetWriter(path, _CHUNKS_SCHEMA, compression="lz4") as writer:
+        held: list[tuple[np.ndarray, list[str]]] = []
+        for rows, texts in chunks:
+            held.append((rows, texts))
+            if len(held) == CHUNKS_PER_BATCH:
+                writer.write_table(_chunk_table(held))
+                held = []
+        if held:
+            writer.write_table(_chunk_table(held))
+    for _, table in engine.map_files(ParquetFiles.of([path]), ChunkEmbedder(spec), batch_size=CHUNKS_PER_BATCH):
+        for rows, vectors, dim in zip(table.column("rows").to_pylist(), table.column("vectors").to_pylist(),
+                                      table.column("dim").to_pylist()):
+            yield np.asarray(rows, dtype=np.int64), np.frombuffer(vectors, dtype=np.float32).reshape(len(rows), dim)
+
+
+def _chunk_table(held: list[tuple[np.ndarray, list[str]]]) -> pa.Table:
+    return pa.table({"rows": [np.asarray(r, dtype=np.int64).tolist() for r, _ in held],
+                     "texts": [t for _, t in held]}, schema=_CHUNKS_SCHEMA)
 
 
 def _fit_labels(emb, n: int, n_clusters: int, seed: int) -> tuple[np.ndarray, int, np.ndarray]:

@@ -24,6 +24,7 @@ from curation.dedup.config import DedupConfig
 from curation.dedup.minhash import band_keys, signatures
 from curation.dedup.normalize import normalize_batch
 from curation.dedup.shingles import shingle_batch
+from curation.dedup.spill import text_slices
 from curation.hashing import file_sha256
 
 _SLICE_BYTES = 1 << 20
@@ -43,14 +44,7 @@ def signature_schema(config: DedupConfig, bands: int) -> pa.Schema:
 def _slices(table: pa.Table) -> Iterator[pa.Table]:
     """The batch cut to ~_SLICE_BYTES of text: the numpy temporaries (several int64 per character) then stay
     in cache-friendly, reused memory instead of hundreds of MB per batch."""
-    sizes = pc.binary_length(table.column("text")).fill_null(0).to_numpy(zero_copy_only=False)
-    bounds = np.searchsorted(np.cumsum(sizes), np.arange(_SLICE_BYTES, sizes.sum(), _SLICE_BYTES))
-    start = 0
-    for end in [*np.unique(bounds + 1).tolist(), table.num_rows]:
-        end = min(end, table.num_rows)
-        if end > start:
-            yield table.slice(start, end - start)
-            start = end
+    return text_slices(table, _SLICE_BYTES)
 
 
 class SignatureMapper(BatchMapper):

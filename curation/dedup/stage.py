@@ -33,14 +33,16 @@ import pyarrow.parquet as pq
 
 from curation.compute import Engine, LocalEngine, ParquetFiles
 from curation.dedup import paragraphs
-from curation.dedup.clusters import clusters_with_survivors, survivor_key
+from curation.dedup.clusters import survivor_key, survivor_order
 from curation.dedup.config import DedupConfig
 from curation.dedup.index import DedupIndex
 from curation.dedup.minhash import estimated_jaccard, lsh_params, verify_threshold
 from curation.dedup.partitioned import partitioned_candidates
-from curation.dedup.semantic import Embedder, GlobalIndex, semantic_duplicates
-from curation.dedup.signatures import SignatureMapper, TIMERS, cache_dir, prune_cache, signature_tables
-from curation.document import Drop, drops_to_table, validate_category
+from curation.dedup.semantic import Embedder, GlobalIndex, embedded_chunks, semantic_duplicates
+from curation.dedup.signatures import TIMERS, SignatureMapper, cache_dir, prune_cache, signature_tables
+from curation.dedup.spill import BATCH_ROWS, DropSpill, RowCursor, drop_rows, text_slices
+from curation.document import validate_category
+from curation.embeddings import EmbedderSpec
 from curation.lake import Lake, PartitionWriter
 from curation.lineage import find_texts, pairs_markdown, truncate
 from curation.sql import sql_string
@@ -94,16 +96,21 @@ class _Spill:
         self.input.write_table(table.cast(self.input_schema))
 
     def input_batches(self, columns: list[str] | None = None) -> Iterable[pa.RecordBatch]:
-        """The input again, in order, each batch with its ``_ROW`` column."""
+        """The input again, in order, each batch with its ``_ROW`` column; at most BATCH_ROWS rows and about
+        SLICE_TEXT_BYTES of text a batch (``spill.text_slices``), whatever the size of the shard files."""
+        for batch in self._input_batches(columns):
+            yield from text_slices(batch)
+
+    def _input_batches(self, columns: list[str] | None) -> Iterable[pa.RecordBatch]:
         if self.source is None:
             if self.input is None:
                 return
             cols = None if columns is None else [*columns, _ROW]
-            yield from pq.ParquetFile(self.input_path).iter_batches(columns=cols)
+            yield from pq.ParquetFile(self.input_path).iter_batches(batch_size=BATCH_ROWS, columns=cols)
             return
         row = 0
         for path in self.source.paths:
-            for b in pq.ParquetFile(path).iter_batches(columns=columns):
+            for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
                 yield b.append_column(_ROW, pa.array(np.arange(row, row + b.num_rows, dtype=np.int64)))
                 row += b.num_rows
 
@@ -113,8 +120,9 @@ class _Spill:
                 w.close()
 
 
-def _signature_pass(batches, category, config, spill, bands, engine, cache, empty_drops, stats) -> int:
-    """Stream the signature rows (``signatures.signature_tables``), number the rows, spill docs and bands."""
+def _signature_pass(batches, category, config, spill, bands, engine, cache, removals: DropSpill, stats) -> int:
+    """Stream the signature rows (``signatures.signature_tables``), number the rows, spill docs and bands; texts
+    empty after normalisation go to ``removals``."""
     if not isinstance(batches, ParquetFiles):  # an in-memory stream: keep a copy to write the kept rows from
         batches = _copied(batches, spill)
     mapper = SignatureMapper(config, *lsh_params(config.threshold, config.num_perm, config.fp_weight,
@@ -128,10 +136,9 @@ def _signature_pass(batches, category, config, spill, bands, engine, cache, empt
         for name, key in zip(TIMERS, ("seconds_normalise", "seconds_shingle", "seconds_signature")):
             stats[key] += float(pc.sum(table.column(name)).as_py() or 0.0)
         empty = table.column("empty").to_numpy(zero_copy_only=False)
-        ids = table.column("doc_id")
-        for i in np.flatnonzero(empty):
-            empty_drops.append(Drop(ids[int(i)].as_py(), category, STAGE, EMPTY,
-                                    detail="text is empty after normalisation", param_version=config.param_version))
+        if empty.any():
+            removals.write(drop_rows(table.column("doc_id").filter(pa.array(empty)), category, STAGE, EMPTY,
+                                     config.param_version, detail="text is empty after normalisation"))
         keep = np.flatnonzero(~empty)
         if len(keep) == 0:
             continue
@@ -206,11 +213,34 @@ def _verified_pairs(con, sql: str, num_perm: int, min_similarity: float):
     return np.concatenate(keep_a), np.concatenate(keep_b), np.concatenate(keep_s), n_candidates
 
 
-def _near_duplicates(con, config, stats, engine: Engine | None = None, band_partitions: int = 1,
-                     workdir: Path | None = None) -> list[dict]:
-    """Near-duplicate removals: [{row, doc_id, duplicate_of, similarity, in_index, detail}]."""
+def _exact_drops(con, config, category: str, removals: DropSpill, removed: np.ndarray) -> int:
+    """The exact duplicates (temp table exact_drop) as drop records, batch by batch; marks their rows in
+    ``removed``. Returns how many duplicate a document of the index (kept earlier, any category)."""
+    normalisation = "nfkc+whitespace" + ("+lowercase" if config.lowercase else "")
+    details = [json.dumps({"method": "exact_hash", "normalisation": normalisation, "duplicate_in_index": flag})
+               for flag in (False, True)]
+    cross = 0
+    # in row order: DuckDB builds exact_drop in parallel, so its own order changes from run to run
+    reader = con.sql(f"SELECT {_ROW}, doc_id, duplicate_of, in_index FROM exact_drop "
+                     f"ORDER BY {_ROW}").to_arrow_reader(_FETCH_ROWS)
+    for batch in reader:
+        removed[batch.column(0).to_numpy()] = True
+        in_index = batch.column(3)
+        cross += int(pc.sum(in_index.cast(pa.int64())).as_py() or 0)
+        removals.write(drop_rows(batch.column(1), category, STAGE, EXACT, config.param_version,
+                                 duplicate_of=batch.column(2), similarity=pa.array(np.ones(batch.num_rows)),
+                                 detail=pc.if_else(in_index, details[1], details[0])))
+    return cross
+
+
+def _near_duplicates(con, config, stats, category: str, removals: DropSpill, removed: np.ndarray,
+                     engine: Engine | None = None, band_partitions: int = 1, workdir: Path | None = None) -> int:
+    """Near-duplicate removals as drop records (cluster by cluster, in survivor order), their rows marked in
+    ``removed``. Returns how many duplicate a document of the index. The driver holds a few numbers per
+    document of a verified pair (no signature, no Python object per document), and signatures stream in
+    batches from DuckDB when each removal's similarity to its survivor is computed."""
     if not config.near:
-        return []
+        return 0
     window = config.bucket_window
     min_sim = verify_threshold(config)
     con.execute(f"""
@@ -239,66 +269,95 @@ def _near_duplicates(con, config, stats, engine: Engine | None = None, band_part
                  verified_pairs=len(new_a) + len(idx_a))
     if len(new_a) + len(idx_a) == 0:
         stats["near_clusters"] = 0
-        return []
+        return 0
 
-    # Nodes: this partition's rows, then index documents.
-    rows = np.unique(np.concatenate([new_a, new_b, idx_a]))
-    idx_docs = sorted(set(idx_b.tolist()))
-    node_of_row = {int(r): i for i, r in enumerate(rows)}
-    node_of_doc = {d: len(rows) + i for i, d in enumerate(idx_docs)}
-    info = _node_info(con, rows, idx_docs, config.num_perm)
-    keys = [survivor_key(*info[n][:3]) for n in range(len(rows) + len(idx_docs))]
-    edges = np.array([(node_of_row[int(a)], node_of_row[int(b)]) for a, b in zip(new_a, new_b)]
-                     + [(node_of_row[int(a)], node_of_doc[b]) for a, b in zip(idx_a, idx_b)], dtype=np.int64)
+    # Nodes: this partition's rows (sorted), then index documents (sorted ids).
+    rows = np.unique(np.concatenate([new_a, new_b, idx_a]).astype(np.int64))
+    idx_docs = np.unique(idx_b)
+    n_rows, n_nodes = len(rows), len(rows) + len(idx_docs)
+    edges = np.concatenate([
+        np.stack([np.searchsorted(rows, new_a), np.searchsorted(rows, new_b)], axis=1),
+        np.stack([np.searchsorted(rows, idx_a), n_rows + np.searchsorted(idx_docs, idx_b)], axis=1),
+    ]).astype(np.int64)
     sims = np.concatenate([new_s, idx_s])
-    closest = _closest_neighbour(edges, sims)
+    ids, in_index, rank, idx_sig = _node_info(con, rows, idx_docs, config.num_perm)
+    closest, closest_sim = _closest_neighbour(edges, sims, n_nodes)
 
-    removed, clusters = [], clusters_with_survivors(len(keys), edges, keys)
-    stats["near_clusters"] = len(clusters)
-    for survivor, members in clusters:
-        for node in members:
-            in_index, _, doc_id, row, sig = info[node]
-            if node == survivor or in_index:
-                continue
-            near_node, near_sim = closest[node]
-            removed.append({
-                "row": row, "doc_id": doc_id, "duplicate_of": info[survivor][2], "in_index": info[survivor][0],
-                "similarity": float(estimated_jaccard(sig, info[survivor][4])),
-                "detail": json.dumps({"method": "minhash_lsh", "cluster_size": len(members),
-                                      "closest_match": info[near_node][2], "closest_similarity": round(near_sim, 4),
-                                      "verify_threshold": round(min_sim, 4),
-                                      "lsh_bands_rows": list(lsh_params(config.threshold, config.num_perm,
-                                                                        config.fp_weight, config.fn_weight))}),
-            })
-    return removed
+    nodes, survivors, sizes = survivor_order(n_nodes, edges, rank)
+    stats["near_clusters"] = len(np.unique(survivors))
+    out = (nodes != survivors) & ~in_index[nodes]  # index documents are already out; survivors stay
+    nodes, survivors, sizes = nodes[out], survivors[out], sizes[out]
+    removed[rows[nodes]] = True
+    lsh = list(lsh_params(config.threshold, config.num_perm, config.fp_weight, config.fn_weight))
+    # each removal beside its survivor's signature (NULL for a survivor in the index: idx_sig has it), in order
+    con.register("near_removed", pa.table({
+        "ord": np.arange(len(nodes), dtype=np.int64), "a": rows[nodes],
+        "s": pa.array(np.where(survivors < n_rows, rows[np.minimum(survivors, n_rows - 1)], 0),
+                      mask=survivors >= n_rows)}))
+    reader = con.sql(f"""SELECT r.ord, na.sig, ns.sig FROM near_removed r JOIN new_docs na ON na.{_ROW} = r.a
+                         LEFT JOIN new_docs ns ON ns.{_ROW} = r.s ORDER BY r.ord""").to_arrow_reader(_FETCH_ROWS)
+    for batch in reader:
+        at = batch.column(0).to_numpy()
+        node, survivor = nodes[at], survivors[at]
+        sig_a = _sig_matrix(batch.column(1), config.num_perm)
+        in_idx = survivor >= n_rows
+        sig_s = np.empty_like(sig_a)
+        if (~in_idx).any():
+            sig_s[~in_idx] = _sig_matrix(batch.column(2).filter(pa.array(~in_idx)), config.num_perm)
+        if in_idx.any():
+            sig_s[in_idx] = idx_sig[survivor[in_idx] - n_rows]
+        detail = [json.dumps({"method": "minhash_lsh", "cluster_size": int(size), "closest_match": ids[near],
+                              "closest_similarity": round(near_sim, 4), "verify_threshold": round(min_sim, 4),
+                              "lsh_bands_rows": lsh})
+                  for size, near, near_sim in zip(sizes[at].tolist(), closest[node].tolist(),
+                                                  closest_sim[node].tolist())]
+        removals.write(drop_rows(ids[node], category, STAGE, NEAR, config.param_version,
+                                 duplicate_of=ids[survivor], similarity=estimated_jaccard(sig_a, sig_s),
+                                 detail=detail))
+    con.unregister("near_removed")
+    return int(in_index[survivors].sum())
 
 
-def _node_info(con, rows: np.ndarray, idx_docs: list[str], num_perm: int) -> list[tuple]:
-    """Per node: (in_index, n_chars, doc_id, row or None, signature)."""
+def _node_info(con, rows: np.ndarray, idx_docs: np.ndarray, num_perm: int):
+    """(doc id, in the index, rank in survivor order (``survivor_key``, ties by node)) of every node, and the
+    signatures of the index documents (the rows' signatures stay in DuckDB)."""
     con.register("wanted_rows", pa.table({"r": rows}))
-    t = con.sql(f"SELECT n.{_ROW}, n.doc_id, n.n_chars, n.sig FROM new_docs n JOIN wanted_rows w "
-                f"ON n.{_ROW} = w.r").to_arrow_table()
+    t = con.sql(f"SELECT n.doc_id, n.n_chars FROM new_docs n JOIN wanted_rows w ON n.{_ROW} = w.r "
+                f"ORDER BY n.{_ROW}").to_arrow_table()
     con.unregister("wanted_rows")
-    by_row = {r: i for i, r in enumerate(t.column(0).to_pylist())}
-    sig, ids, chars = _sig_matrix(t.column(3), num_perm), t.column(1).to_pylist(), t.column(2).to_pylist()
-    info = [(False, chars[by_row[int(r)]], ids[by_row[int(r)]], int(r), sig[by_row[int(r)]]) for r in rows]
-    if idx_docs:
-        con.register("wanted_docs", pa.table({"d": idx_docs}))
+    ids = np.concatenate([np.asarray(t.column(0).to_numpy(zero_copy_only=False), dtype=object), idx_docs])
+    chars = np.concatenate([t.column(1).to_numpy(), np.zeros(len(idx_docs), dtype=np.int64)])
+    idx_sig = np.zeros((len(idx_docs), num_perm), dtype=np.uint32)
+    if len(idx_docs):
+        con.register("wanted_docs", pa.table({"d": pa.array(idx_docs.tolist(), pa.string())}))
         t = con.sql("SELECT d.doc_id, any_value(d.n_chars), any_value(d.sig) FROM docs d JOIN wanted_docs w "
                     "ON d.doc_id = w.d GROUP BY d.doc_id").to_arrow_table()
         con.unregister("wanted_docs")
-        by_doc = {d: i for i, d in enumerate(t.column(0).to_pylist())}
-        isig, ichars = _sig_matrix(t.column(2), num_perm), t.column(1).to_pylist()
-        info += [(True, ichars[by_doc[d]], d, None, isig[by_doc[d]]) for d in idx_docs]
-    return info
+        at = np.searchsorted(idx_docs, np.asarray(t.column(0).to_numpy(zero_copy_only=False), dtype=object))
+        chars[len(rows) + at] = t.column(1).to_numpy()
+        idx_sig[at] = _sig_matrix(t.column(2), num_perm)
+    n = len(ids)
+    in_index = np.arange(n) >= len(rows)
+    # survivor_key order: (not in the index, -n_chars, doc id), ties by node; UTF-8 byte order = code point order
+    keys = pa.table({"out": pa.array(~in_index), "neg_chars": pa.array(-chars), "id": pa.array(ids, pa.string()),
+                     "node": np.arange(n)})
+    order = pc.sort_indices(keys, sort_keys=[("out", "ascending"), ("neg_chars", "ascending"), ("id", "ascending"),
+                                             ("node", "ascending")]).to_numpy()
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return ids, in_index, rank, idx_sig
 
 
-def _closest_neighbour(edges: np.ndarray, sims: np.ndarray) -> dict[int, tuple[int, float]]:
+def _closest_neighbour(edges: np.ndarray, sims: np.ndarray, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per node: its most similar neighbour (ties: the smallest node, so the answer does not depend on the order
+    DuckDB returned the pairs in) and that similarity (-1 / nan: no edge)."""
     both = np.concatenate([edges, edges[:, ::-1]])
     s = np.concatenate([sims, sims])
-    order = np.lexsort((-s, both[:, 0]))
-    first = np.unique(both[order, 0], return_index=True)[1]
-    return {int(both[order[i], 0]): (int(both[order[i], 1]), float(s[order[i]])) for i in first}
+    order = np.lexsort((both[:, 1], -s, both[:, 0]))
+    first = order[np.unique(both[order, 0], return_index=True)[1]]
+    node, sim = np.full(n_nodes, -1, dtype=np.int64), np.full(n_nodes, np.nan)
+    node[both[first, 0]], sim[both[first, 0]] = both[first, 1], s[first]
+    return node, sim
 
 
 def _rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterable[pa.RecordBatch]:
@@ -316,19 +375,25 @@ def _rebatch(batches: Iterable[pa.RecordBatch], size: int) -> Iterable[pa.Record
         yield from pa.Table.from_batches(held).combine_chunks().to_batches()
 
 
-def _semantic_pass(spill, removed_rows: set[int], keys_by_row, config, embedder, workdir, stats,
-                   global_index: GlobalIndex | None = None) -> list[dict]:
+def _semantic_pass(spill, removed: np.ndarray, keys_by_row, config, embedder, workdir, stats,
+                   global_index: GlobalIndex | None = None, engine: Engine | None = None) -> list[dict]:
+    """SemDeDup of the rows not ``removed``, embedded chunk by chunk: by ``embedder`` here, or, given an
+    ``EmbedderSpec``, by the engine's workers (Ray Data with ``ray``), on the same chunks."""
     def chunks():
         for b in _rebatch(spill.input_batches(["text"]), config.semantic_batch_size):
             r = b.column(_ROW).to_numpy()
-            live = np.array([int(x) not in removed_rows for x in r], dtype=bool)
+            live = ~removed[r]
             texts = [t for t, ok in zip(b.column("text").to_pylist(), live) if ok]
             if texts:
                 yield r[live], texts
 
+    embedded = None
+    if isinstance(embedder, EmbedderSpec):  # each engine worker opens it (the driver too with local)
+        engine = engine or LocalEngine()
+        embedded = embedded_chunks(chunks(), embedder, engine, workdir)
     found, sem_stats = semantic_duplicates(chunks(), keys_by_row, embedder, config.semantic_eps,
                                            config.semantic_clusters, workdir, seed=config.seed,
-                                           global_index=global_index)
+                                           global_index=global_index, embedded=embedded)
     stats["semantic"] = sem_stats
     return [{"row": f.row, "duplicate_of_row": f.duplicate_of_row, "duplicate_of_doc": f.duplicate_of_doc,
              "similarity": f.similarity,
@@ -353,7 +418,8 @@ def dedup_partition(
     ``batches``: record batches, or the partition's shard files (``ParquetFiles``): then each file's
     signatures are kept between runs (``signatures.py``), so a re-run or a resumed run hashes only the shards
     it has not done. ``engine`` runs the per-document signatures (and the band join when ``band_partitions``
-    > 1 or the engine is Ray); every engine gives the same result. Writes kept documents (input columns
+    > 1 or the engine is Ray, and SemDeDup's embeddings when ``embedder`` is an ``EmbedderSpec``: each worker
+    opens the embedder once); every engine gives the same result. Writes kept documents (input columns
     unchanged) to ``out`` and DROP_SCHEMA rows to ``drops_out``; the caller commits both writers. Returns
     JSON-serialisable stats for the asset's metadata.
     """
@@ -374,12 +440,14 @@ def dedup_partition(
         source = batches if isinstance(batches, ParquetFiles) else None
         cache = cache_dir(lake.state_dir(STAGE), category) if source is not None else None
         spill = _Spill(workdir, config, source)
-        empty_drops: list[Drop] = []
+        # drop records in ledger order (empty, exact, near, semantic, paragraph), then the paragraph edits
+        removals, edits = DropSpill(workdir / "removals.parquet"), DropSpill(workdir / "edits.parquet")
         try:
-            stats["docs_in"] = _signature_pass(batches, category, config, spill, bands, engine, cache, empty_drops,
+            stats["docs_in"] = _signature_pass(batches, category, config, spill, bands, engine, cache, removals,
                                                stats)
         finally:
             spill.close()
+        removed = np.zeros(stats["docs_in"], dtype=bool)  # one byte per input row: what leaves the partition
         t_sig = time.perf_counter()
 
         with index.update(config.index_version, config.duckdb_memory_limit) as con:
@@ -392,12 +460,11 @@ def dedup_partition(
             for table in ("docs", "bands", "paragraphs", "sem_vectors"):  # this category's earlier run retires
                 con.execute(f"DELETE FROM {table} WHERE category = ?", [category])
             _exact_duplicates(con, config)
-            exact = con.execute(f"SELECT {_ROW}, doc_id, duplicate_of, in_index FROM exact_drop").fetchall()
-            near = _near_duplicates(con, config, stats, engine, band_partitions, workdir)
             # a duplicate of a document another category kept first (issue 15.8: judged apart)
-            stats["dropped_cross_category"] = sum(bool(e[3]) for e in exact) + sum(bool(d["in_index"]) for d in near)
-            removed_rows = {r for r, *_ in exact} | {d["row"] for d in near}
-            con.register("removed", pa.table({"r": np.array(sorted(removed_rows), dtype=np.int64)}))
+            stats["dropped_cross_category"] = _exact_drops(con, config, category, removals, removed)
+            stats["dropped_cross_category"] += _near_duplicates(con, config, stats, category, removals, removed,
+                                                                engine, band_partitions, workdir)
+            con.register("removed", pa.table({"r": np.flatnonzero(removed).astype(np.int64)}))
             con.execute(f"INSERT INTO docs SELECT doc_id, ?, exact_hash, n_chars, sig FROM new_docs "
                         f"WHERE {_ROW} NOT IN (SELECT r FROM removed)", [category])
             con.execute(f"INSERT INTO bands SELECT b.band, b.key, d.doc_id, ? FROM new_bands b JOIN new_docs d "
@@ -406,13 +473,12 @@ def dedup_partition(
             stats["index_docs_after"] = con.execute("SELECT count(*) FROM docs").fetchone()[0]
         t_match = time.perf_counter()
 
-        semantic = []
         if config.semantic:
-            keys_by_row = _survivor_keys(spill, removed_rows)
+            keys_by_row = _survivor_keys(spill, removed)
             global_index = GlobalIndex(index, category, config.index_version, config.duckdb_memory_limit,
                                        config.semantic_index_chunk, _doc_ids(spill, list(keys_by_row)))
-            semantic = _semantic_pass(spill, removed_rows, keys_by_row, config, embedder, workdir, stats,
-                                      global_index)
+            semantic = _semantic_pass(spill, removed, keys_by_row, config, embedder, workdir, stats, global_index,
+                                      engine)
             if semantic:
                 sem_ids = _doc_ids(spill, [s["row"] for s in semantic])
                 with index.update(config.index_version, config.duckdb_memory_limit) as con:
@@ -420,24 +486,23 @@ def dedup_partition(
                     con.execute("DELETE FROM docs WHERE category = ? AND doc_id IN (SELECT d FROM sem)", [category])
                     con.execute("DELETE FROM bands WHERE category = ? AND doc_id IN (SELECT d FROM sem)", [category])
                     con.unregister("sem")
-                removed_rows |= set(sem_ids)
+                removed[list(sem_ids)] = True
                 stats["dropped_cross_category"] += sum(1 for d in semantic if d["duplicate_of_doc"])
+                removals.write(_semantic_drops(semantic, spill, category, config))
         t_sem = time.perf_counter()
 
         para = paragraphs.run((lambda: spill.input_batches(["id", "text"])) if spill.input_schema is not None else None,
-                              spill.docs_path,
-                              removed_rows, config, index, category, workdir)
-        removed_rows |= set(para.emptied)
-        para_drops, para_edits = paragraphs.ledger_rows(para, category, STAGE, config)
+                              spill.docs_path, removed, config, index, category, workdir, STAGE, removals, edits)
         stats["paragraph"] = para.stats
         t_para = time.perf_counter()
 
-        drops = empty_drops + _drops(exact, near, semantic, spill, category, config) + para_drops
-        stats["docs_out"] = _write_kept(spill, removed_rows, stats["docs_in"], out, para.edits)
-        drops_out.write(drops_to_table(drops + para_edits))
-        stats["drops_by_reason"] = _count_reasons(drops)
-        stats["dropped_within_category"] = len(drops) - stats["dropped_cross_category"]
-        stats["sample_pairs"] = _sample_pairs(lake, spill, drops)
+        stats["docs_out"] = _write_kept(spill, removed, out, edits_path=para.edits_path)
+        for spilled in (removals, edits):
+            for batch in spilled.batches():
+                drops_out.write(batch)
+        stats["drops_by_reason"] = dict(removals.counts)
+        stats["dropped_within_category"] = removals.rows - stats["dropped_cross_category"]
+        stats["sample_pairs"] = _sample_pairs(lake, spill, removals)
         stats["sample_pairs_markdown"] = pairs_markdown(stats["sample_pairs"])
         if cache is not None:  # signatures of shards that left the partition
             stats["signature_files_pruned"] = prune_cache(cache, stats.pop("signature_cache_files", []))
@@ -457,71 +522,67 @@ def dedup_partition(
     return stats
 
 
-def _survivor_keys(spill: _Spill, removed_rows: set[int]) -> dict[int, tuple]:
+def _survivor_keys(spill: _Spill, removed: np.ndarray) -> dict[int, tuple]:
     t = pq.read_table(spill.docs_path, columns=[_ROW, "doc_id", "n_chars"])
     return {r: survivor_key(False, c, d) for r, d, c in zip(*(t.column(i).to_pylist() for i in range(3)))
-            if r not in removed_rows}
+            if not removed[r]}
 
 
 def _doc_ids(spill: _Spill, rows: list[int]) -> dict[int, str]:
     wanted = set(rows)
     out = {}
-    for b in pq.ParquetFile(spill.docs_path).iter_batches(columns=[_ROW, "doc_id"]):
+    for b in pq.ParquetFile(spill.docs_path).iter_batches(batch_size=BATCH_ROWS, columns=[_ROW, "doc_id"]):
         for r, d in zip(b.column(0).to_pylist(), b.column(1).to_pylist()):
             if r in wanted:
                 out[r] = d
     return out
 
 
-def _drops(exact, near, semantic, spill, category, config) -> list[Drop]:
-    pv = config.param_version
-    drops = [Drop(doc_id, category, STAGE, EXACT, duplicate_of=dup, similarity=1.0, param_version=pv,
-                  detail=json.dumps({"method": "exact_hash", "normalisation": "nfkc+whitespace"
-                                     + ("+lowercase" if config.lowercase else ""),
-                                     "duplicate_in_index": bool(in_index)}))
-             for _, doc_id, dup, in_index in exact]
-    drops += [Drop(d["doc_id"], category, STAGE, NEAR, duplicate_of=d["duplicate_of"], similarity=d["similarity"],
-                   detail=d["detail"], param_version=pv) for d in near]
-    if semantic:
-        ids = _doc_ids(spill, [s["row"] for s in semantic] + [s["duplicate_of_row"] for s in semantic
-                                                               if s["duplicate_of_row"] is not None])
-        drops += [Drop(ids[s["row"]], category, STAGE, SEMANTIC,
-                       duplicate_of=s["duplicate_of_doc"] or ids[s["duplicate_of_row"]],
-                       similarity=s["similarity"], detail=s["detail"], param_version=pv) for s in semantic]
-    return drops
+def _semantic_drops(semantic: list[dict], spill: _Spill, category: str, config: DedupConfig) -> pa.Table:
+    ids = _doc_ids(spill, [s["row"] for s in semantic] + [s["duplicate_of_row"] for s in semantic
+                                                           if s["duplicate_of_row"] is not None])
+    return drop_rows([ids[s["row"]] for s in semantic], category, STAGE, SEMANTIC, config.param_version,
+                     duplicate_of=[s["duplicate_of_doc"] or ids[s["duplicate_of_row"]] for s in semantic],
+                     similarity=[s["similarity"] for s in semantic], detail=[s["detail"] for s in semantic])
 
 
-def _write_kept(spill: _Spill, removed_rows: set[int], n_rows: int, out: PartitionWriter,
-                edits: dict[int, str] | None = None) -> int:
+def _write_kept(spill: _Spill, removed: np.ndarray, out: PartitionWriter, edits_path: Path | None = None) -> int:
+    """The input rows not ``removed``, in order, with the paragraph step's edited texts (``edits_path``: rows and
+    texts sorted by row, read in step with the input)."""
     if spill.input_schema is None:
         return 0
-    removed = np.zeros(n_rows, dtype=bool)
-    removed[list(removed_rows)] = True
+    edits = RowCursor(pq.ParquetFile(edits_path).iter_batches(batch_size=BATCH_ROWS) if edits_path else (), _ROW)
     kept = 0
     for batch in spill.input_batches():
-        mask = ~removed[batch.column(_ROW).to_numpy()]
-        table = pa.Table.from_batches([batch]).filter(pa.array(mask))
-        table = paragraphs.edited_table(table, edits or {}).drop_columns([_ROW])
+        rows = batch.column(_ROW).to_numpy()
+        table = pa.Table.from_batches([batch]).filter(pa.array(~removed[rows]))
+        edited = edits.upto(int(rows[-1])) if len(rows) else None
+        if edited is not None:
+            table = paragraphs.edited_table(table, edited)
+        table = table.drop_columns([_ROW])
         out.write(table)
         kept += table.num_rows
     return kept
 
 
-def _count_reasons(drops: list[Drop]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for d in drops:
-        counts[d.reason] = counts.get(d.reason, 0) + 1
-    return counts
-
-
-def _sample_pairs(lake: Lake, spill: _Spill, drops: list[Drop]) -> list[dict]:
-    """Up to five removed documents beside what they duplicate: near first, then semantic, then exact."""
+def _sample_pairs(lake: Lake, spill: _Spill, removals: DropSpill) -> list[dict]:
+    """Up to five removed documents beside what they duplicate: near first, then semantic, then exact (by doc id,
+    then ledger order)."""
     order = {NEAR: 0, SEMANTIC: 1, EXACT: 2}
-    chosen = sorted((d for d in drops if d.reason in order), key=lambda d: (order[d.reason], d.doc_id))
-    chosen = chosen[:_SAMPLE_PAIRS]
+    chosen: list[tuple] = []
+    position = 0
+    for b in removals.batches(["doc_id", "reason", "duplicate_of", "similarity"]):
+        reasons = b.column("reason").to_pylist()
+        hits = [i for i, r in enumerate(reasons) if r in order]
+        if hits:
+            t = b.take(pa.array(hits)).to_pylist()
+            chosen = sorted(chosen + [(order[d["reason"]], d["doc_id"], position + i, d) for i, d in zip(hits, t)],
+                            key=lambda c: c[:3])[:_SAMPLE_PAIRS]
+        position += b.num_rows
     if not chosen:
         return []
-    ids = {d.doc_id for d in chosen} | {d.duplicate_of for d in chosen}
+    chosen = [c[3] for c in chosen]
+    ids = {d["doc_id"] for d in chosen} | {d["duplicate_of"] for d in chosen}
     texts = {}
     for b in spill.input_batches(["id", "text"]):
         for i, t in zip(b.column("id").to_pylist(), b.column("text").to_pylist()):
@@ -530,7 +591,7 @@ def _sample_pairs(lake: Lake, spill: _Spill, drops: list[Drop]) -> list[dict]:
     missing = ids - texts.keys()
     if missing:
         texts.update(find_texts(lake, missing))
-    return [{"doc_id": d.doc_id, "duplicate_of": d.duplicate_of, "reason": d.reason,
-             "similarity": None if d.similarity is None else round(d.similarity, 3),
-             "text": truncate(texts.get(d.doc_id)), "duplicate_text": truncate(texts.get(d.duplicate_of))}
+    return [{"doc_id": d["doc_id"], "duplicate_of": d["duplicate_of"], "reason": d["reason"],
+             "similarity": None if d["similarity"] is None else round(d["similarity"], 3),
+             "text": truncate(texts.get(d["doc_id"])), "duplicate_text": truncate(texts.get(d["duplicate_of"]))}
             for d in chosen]

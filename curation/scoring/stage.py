@@ -10,10 +10,11 @@ are known, and pass 2 adds ``loss_bucket`` while copying the spill into ``out``.
 import itertools
 import json
 import math
+import pickle
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import pyarrow.parquet as pq
 
 from curation.compute import BatchMapper, Engine, ParquetFiles
 from curation.document import DOC_SCHEMA, Drop, drops_to_table, validate_category
-from curation.embeddings import load_embedder
+from curation.embeddings import EmbedderSpec, load_embedder
 from curation.lake import PartitionWriter
 from curation.scoring.config import ScoringConfig
 from curation.scoring.edu_regressor import MAX_SCORE, EduRegressor, Embedder
@@ -82,14 +83,28 @@ def scored_schema(input_schema: pa.Schema = DOC_SCHEMA) -> pa.Schema:
     return pa.schema([f for f in input_schema if f.name not in names] + SCORE_FIELDS)
 
 
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where ``ScoringModels.load`` opened its models: enough for another process (a Ray worker) to open the same
+    ones, once per worker (``RulesMapper.setup``). ``embedder``: the edu regressor's, as an ``EmbedderSpec`` or
+    an importable function (None: ``load_embedder()``)."""
+
+    kenlm: Path | None = None
+    dclm: Path | None = None
+    edu: Path | None = None
+    embedder: EmbedderSpec | Callable | None = None
+
+
 @dataclass
 class ScoringModels:
-    """Loaded model handles; a missing model leaves its columns null (the rules still run)."""
+    """Loaded model handles; a missing model leaves its columns null (the rules still run). ``files``: where
+    ``load`` found them (None for handles built by hand: those score on the driver)."""
 
     langid: LanguageId | None = None
     kenlm: KenLMScorer | None = None
     dclm: DCLMClassifier | None = None
     edu: EduRegressor | None = None
+    files: ModelFiles | None = None
 
     @classmethod
     def load(
@@ -98,16 +113,29 @@ class ScoringModels:
         kenlm_path: Path | None = None,
         dclm_path: Path | None = None,
         edu_path: Path | None = None,
-        embedder: Embedder | None = None,
+        embedder: Embedder | EmbedderSpec | None = None,
     ) -> "ScoringModels":
         """Open the trained models that are given (paths from the training functions); the
-        edu regressor needs the embedder it was trained with (default: MiniLM)."""
+        edu regressor needs the embedder it was trained with (default: ``load_embedder()``)."""
+        files = ModelFiles(kenlm_path, dclm_path, edu_path, embedder)
+        embed = embedder.open() if isinstance(embedder, EmbedderSpec) else embedder
         return cls(
             langid=LanguageId(config.langid),
             kenlm=KenLMScorer(kenlm_path, config.kenlm) if kenlm_path else None,
             dclm=DCLMClassifier(dclm_path) if dclm_path else None,
-            edu=EduRegressor(edu_path, embedder or load_embedder()) if edu_path else None,
+            edu=EduRegressor(edu_path, embed or load_embedder()) if edu_path else None,
+            files=files,
         )
+
+    def worker_files(self) -> ModelFiles | None:
+        """``files`` when a worker can open them (they pickle) and there is a model to run; else None."""
+        if self.files is None or not (self.kenlm or self.dclm or self.edu):
+            return None
+        try:
+            pickle.dumps(self.files)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            return None  # e.g. an embedder closure: the models score on the driver
+        return self.files
 
 
 @dataclass
@@ -142,7 +170,9 @@ def score_partition(
     committed here: the caller commits both). ``profile``: the category's detected profile (the
     asset detects it on a hash sample of the partition); None detects it on the first documents.
     With shard files (``ParquetFiles``) and an ``engine``, the rules and language ID run through the
-    engine (``RulesMapper``; Ray Data with ``ray``), with the same result. Returns JSON-serialisable stats."""
+    engine (``RulesMapper``; Ray Data with ``ray``), and so do the perplexity and classifier models when
+    ``models`` came from ``ScoringModels.load`` (each worker opens them once), with the same result. Returns
+    JSON-serialisable stats."""
     validate_category(category)
     langid = models.langid or LanguageId(config.langid)
     source = batches if isinstance(batches, ParquetFiles) and engine is not None else None
@@ -155,7 +185,10 @@ def score_partition(
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix=".scoring-spill-", dir=out.target_dir.parent) as spill_dir:
         spill_path = Path(spill_dir) / "pass1.parquet"
-        ruled = (_ruled_by_engine(source, engine, category, config, cat_cfg, expected, tally) if source is not None
+        # the models go to the workers of a distributed engine; in this process they are loaded already
+        files = models.worker_files() if source is not None and engine.name != "local" else None
+        ruled = (_ruled_by_engine(source, engine, category, config, cat_cfg, expected, tally, files)
+                 if source is not None
                  else ((b, _apply_rules(b, category, config, cat_cfg, expected, langid, tally)) for b in batches))
         wrote = _score_to_spill(ruled, category, config, models, drops_out, spill_path, tally)
         ppl_all = tally.values("ppl") if tally.parts["ppl"] else np.empty(0)
@@ -240,7 +273,10 @@ def _scored_table(batch, keep, rows, models, config, tally: _Tally, category: st
                   drops: list[Drop]) -> pa.Table | None:
     """The kept rows of one batch with every score column (loss_bucket filled in pass 2); gated rule
     failures (gating.py) scoring below high are appended to ``drops``. None when no row is left."""
-    scores = _model_scores([batch.column("text")[i].as_py() for i in keep], models, tally.timings)
+    if "_ppl" in rows:  # scored by the engine's workers with the rules (RulesMapper with model files)
+        scores = {"ppl": rows.pop("_ppl"), "dclm": _column(rows.pop("_dclm")), "edu": _column(rows.pop("_edu"))}
+    else:
+        scores = _model_scores([batch.column("text")[i].as_py() for i in keep], models, tally.timings)
     buckets = _ensemble(scores, models)
     keep, rows, scores, buckets = _gated(batch, keep, rows, scores, buckets, config, category, drops)
     if not keep:
@@ -354,6 +390,11 @@ def _model_scores(texts: list[str], models: ScoringModels, timings: Counter) -> 
     return scores
 
 
+def _column(values: list) -> np.ndarray | None:
+    """A model's scores as they came through JSON: None when the model was absent."""
+    return None if values[0] is None else np.asarray(values, dtype=np.float64)
+
+
 def _ensemble(scores: dict, models: ScoringModels) -> np.ndarray | None:
     per_classifier = [
         to_buckets(np.nan_to_num(scores[key], nan=0.0), model.bucket_edges)
@@ -406,23 +447,34 @@ _TALLY_COUNTS = ("docs_in", "bytes_in", "n_mismatch", "n_cjk")
 class RulesMapper(BatchMapper):
     """The rules and language ID of ``_apply_rules`` as a row-preserving batch function, for the compute
     engine: each row gets its verdict as JSON (kept with its rule columns, or dropped with reason and detail);
-    the batch's tally rides on its first row."""
+    the batch's tally rides on its first row. With ``models`` (``ModelFiles``) the kept rows are also scored
+    by the perplexity and classifier models, opened once per process in ``setup``, on the batch's kept texts
+    as ``_scored_table`` scores them in-process (the engine gives the mapper the same batches)."""
 
-    def __init__(self, category, config, cat_cfg, expected):
+    def __init__(self, category, config, cat_cfg, expected, models: ModelFiles | None = None):
         self.category, self.config, self.cat_cfg, self.expected = category, config, cat_cfg, expected
-        self._langid = None
+        self.models = models
+        self._langid = self._models = None
 
     def __getstate__(self):
-        return {**self.__dict__, "_langid": None}
+        return {**self.__dict__, "_langid": None, "_models": None}
 
     def setup(self) -> None:
         self._langid = LanguageId(self.config.langid)
+        if self.models is not None:
+            m = self.models
+            self._models = ScoringModels.load(self.config, m.kenlm, m.dclm, m.edu, m.embedder)
 
     def __call__(self, table: pa.Table) -> pa.Table:
         tally = _Tally()
         batch = table.combine_chunks().to_batches()[0] if table.num_rows else table
         keep, rows, drops = _apply_rules(batch, self.category, self.config, self.cat_cfg, self.expected,
                                          self._langid, tally)
+        if self._models is not None and keep:
+            scores = _model_scores([batch.column("text")[i].as_py() for i in keep], self._models, tally.timings)
+            for key in ("ppl", "dclm", "edu"):
+                values = scores[key]
+                rows[f"_{key}"] = [None] * len(keep) if values is None else [float(v) for v in values]
         verdicts: list[str | None] = [None] * table.num_rows
         for j, i in enumerate(keep):
             row = {k: v[j] for k, v in rows.items()}
@@ -446,11 +498,12 @@ class RulesMapper(BatchMapper):
 
 
 def _ruled_by_engine(source: ParquetFiles, engine: Engine, category, config, cat_cfg, expected, tally: _Tally,
-                     batch_size: int = 2048):
+                     models: ModelFiles | None = None, batch_size: int = 2048):
     """(batch, (keep, rows, drops)) as ``_apply_rules`` gives them, computed by the engine; batches are cut
     at the same boundaries as ``Lake.iter_batches`` (per file, ``batch_size`` rows), so the model scores
-    that follow see the same batches as in-process."""
-    mapper = RulesMapper(category, config, cat_cfg, expected)
+    that follow see the same batches as in-process. With ``models`` the engine's mapper scores the kept rows
+    too, on batches of ``batch_size`` (the in-process batches), so its numbers are the in-process ones."""
+    mapper = RulesMapper(category, config, cat_cfg, expected, models)
     held: list[pa.Table] = []
     current = None
 
@@ -460,7 +513,7 @@ def _ruled_by_engine(source: ParquetFiles, engine: Engine, category, config, cat
             part = table.slice(start, batch_size)
             yield _decode(part, category, config, tally)
 
-    for i, table in engine.map_files(source, mapper):
+    for i, table in engine.map_files(source, mapper, batch_size=batch_size if models is not None else None):
         if current is not None and i != current:
             yield from emit(held)
             held = []

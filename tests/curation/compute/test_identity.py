@@ -1,6 +1,7 @@
 """``ray`` gives exactly what ``local`` gives: the same real documents through ingest (a Ray task per shard), dedup (signatures on Ray Data,
-band join in hash partitions as Ray tasks) and scoring (rules + language ID on Ray Data), every column and
-every drop compared. One local Ray (2 CPUs, 128 MiB object store) serves the module."""
+band join in hash partitions as Ray tasks) and scoring (rules + language ID on Ray Data; with trained models, the
+KenLM perplexity, DCLM fastText and edu regressor too, opened once per Ray worker), every column and every drop
+compared. One local Ray (2 CPUs, 128 MiB object store) serves the module."""
 
 import json
 import shutil
@@ -11,10 +12,19 @@ import pytest
 from curation.compute import ComputeConfig, LocalEngine, ParquetFiles, RayEngine
 from curation.dedup import DedupConfig, dedup_partition
 from curation.document import DOC_SCHEMA, DROP_SCHEMA
+from curation.embeddings import EmbedderSpec
 from curation.ingest import ingest_category
 from curation.lake import Lake, PartitionWriter
 from curation.sample_corpus import build_sample_corpus
-from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
+from curation.scoring import (
+    ScoringModels,
+    load_scoring_config,
+    score_partition,
+    scored_schema,
+    train_dclm_fasttext,
+    train_edu_regressor,
+    train_kenlm,
+)
 from resources.configs import REPO_CONFIGS
 
 pytest.importorskip("ray")
@@ -110,3 +120,83 @@ def test_ray_output_is_identical_to_local(tmp_path, ray_engine):
         score_partition(local_lake.iter_batches("deduped", "zh_news"), "zh_news", scoring, ScoringModels(), out, drops)
     legacy = pa.concat_tables(pa.parquet.read_table(f) for f in sorted((tmp_path / "legacy" / "scored").glob("*")))
     assert legacy.to_pylist() == local[("scored", "zh_news")].to_pylist()
+
+
+def test_model_scores_on_ray_workers_are_the_local_ones(tmp_path, ray_engine, monkeypatch):
+    """KenLM, fastText (DCLM) and the edu regressor on the real multilingual USE embedder, trained on real text
+    (English docs high, stdlib source low) and scored on English docs and Chinese news: ``ray`` opens the models in
+    its workers (the driver's KenLM is never asked) and every score matches the in-process path and ``local``."""
+    categories = ["en_docs", "zh_news", "code"]
+    build_sample_corpus(tmp_path / "landing", max_docs_per_category=40, categories=categories, docs_per_shard=16)
+    lake = Lake(tmp_path)
+    for category in categories:
+        ingest_category(lake, category)
+    texts = {c: lake.read("raw", c, ["text"]).column("text").to_pylist() for c in categories}
+    models_dir = tmp_path / "models"
+    models_dir.mkdir()
+    embedder = EmbedderSpec(max_chars=1000)
+    kenlm, _ = train_kenlm(texts["en_docs"], 3, models_dir)
+    dclm, _ = train_dclm_fasttext(texts["en_docs"], texts["code"], models_dir)
+    edu, _ = train_edu_regressor(texts["en_docs"] + texts["code"], [4] * len(texts["en_docs"]) + [1] * len(
+        texts["code"]), embedder.open(), models_dir)
+    scoring = load_scoring_config(REPO_CONFIGS / "scoring.yaml")
+    models = ScoringModels.load(scoring, kenlm_path=kenlm, dclm_path=dclm, edu_path=edu, embedder=embedder)
+    assert models.worker_files() is not None
+
+    def scored(category, engine, name):
+        schema = scored_schema(lake.read_schema("raw", category))
+        source = ParquetFiles.of(lake.files("raw", category)) if engine else lake.iter_batches("raw", category)
+        with PartitionWriter(tmp_path / name / "scored" / category, schema) as out, \
+                PartitionWriter(tmp_path / name / "drops" / category, DROP_SCHEMA) as drops:
+            stats = score_partition(source, category, scoring, models, out, drops, engine=engine)
+        read = [pa.concat_tables(pa.parquet.read_table(f) for f in sorted((tmp_path / name / part / category).glob("*")))
+                for part in ("scored", "drops")]
+        return read, stats
+
+    asked: list[str] = []
+    driver_perplexity = models.kenlm.perplexity
+
+    def counted(text):
+        asked.append(text)
+        return driver_perplexity(text)
+
+    for category in ("en_docs", "zh_news"):
+        (in_process, _), (local, local_stats) = scored(category, None, "plain"), scored(category, LocalEngine(), "local")
+        monkeypatch.setattr(models.kenlm, "perplexity", counted)
+        ray, ray_stats = scored(category, ray_engine, "ray")
+        monkeypatch.undo()
+        assert asked == []  # the perplexities came from the Ray workers' own KenLM
+        for a, b, c in zip(in_process, local, ray):
+            assert a.schema == b.schema == c.schema
+            assert a.to_pylist() == b.to_pylist() == c.to_pylist(), category  # ids, columns, every score
+        kept = local[0]
+        assert kept.num_rows > 0 and kept.column("ppl").null_count == 0 and kept.column("edu_score").null_count == 0
+        assert kept.column("dclm_score").null_count < kept.num_rows and kept.column("ensemble_bucket").null_count == 0
+        for step in ("kenlm", "dclm", "edu"):
+            assert ray_stats["seconds_by_step"][step] > 0 and local_stats["seconds_by_step"][step] > 0
+
+
+def test_semantic_dedup_embeddings_on_ray_workers_are_the_local_ones(tmp_path, ray_engine):
+    """SemDeDup with the real USE embedder given as a spec: ``ray`` embeds the chunks in its workers (each opens
+    the embedder once), ``local`` in this process, on the same chunks; kept rows, drops and stats agree."""
+    landing_with_copies(tmp_path / "src")
+    # eps 0.35 (cosine > 0.65): the edited copies went to MinHash first; this keeps SemDeDup removing something
+    config = DedupConfig(semantic=True, semantic_eps=0.35, semantic_clusters=4, semantic_batch_size=16)
+    results = {}
+    for name, engine in (("local", LocalEngine()), ("ray", ray_engine)):
+        shutil.copytree(tmp_path / "src", tmp_path / name / "landing")
+        lake = Lake(tmp_path / name)
+        for category in CATEGORIES:
+            ingest_category(lake, category)
+            with PartitionWriter(lake.stage_dir("deduped", category), DOC_SCHEMA) as out, \
+                    PartitionWriter(lake.drops_dir("deduped", category), DROP_SCHEMA) as drops:
+                stats = dedup_partition(ParquetFiles.of(lake.files("raw", category)), category, lake, config, out,
+                                        drops, embedder=EmbedderSpec(max_chars=1000), engine=engine)
+            results[name, category] = (lake.read("deduped", category).to_pylist(),
+                                       pa.concat_tables(pa.parquet.read_table(f) for f in
+                                                        lake.drop_files("deduped", category)).to_pylist(),
+                                       stats["semantic"], stats["drops_by_reason"])
+    for category in CATEGORIES:
+        assert results["local", category] == results["ray", category], category
+    assert all(results["local", c][2]["docs"] > 0 for c in CATEGORIES)  # every survivor was embedded
+    assert sum(results["local", c][3].get("semantic_duplicate", 0) for c in CATEGORIES) >= 1

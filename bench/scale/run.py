@@ -284,6 +284,9 @@ def markdown(report: dict) -> str:
                      + ", ".join(f"{k} {v:,}" for k, v in run["corpus"]["kinds"].items())
                      + f"; dedup removed {run.get('dedup_removed', 0):,}"
                      for run in report["runs"] if run["engine"] == report["runs"][0]["engine"]]
+    if any("measured_at" in run for run in report["runs"]):
+        lines += ["- measured: " + "; ".join(f"{run['docs']:,} {run['engine']} {run.get('measured_at', 'earlier')}"
+                                             for run in report["runs"])]
     lines += ["", ("CPU s: user + system seconds of the whole process tree during the stage (Ray's raylet, GCS and "
               "workers included with `ray`). Per core = documents (or input MB) per CPU-second. Peak RSS tree sums "
               "the RSS of every process of the tree (shared pages, e.g. Ray's object store, are counted in each "
@@ -376,6 +379,8 @@ def main(argv=None) -> int:
     parser.add_argument("--band-partitions", type=int, default=4, help="hash partitions of the band join with ray")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp dir, removed)")
     parser.add_argument("--report-only", action="store_true", help="re-render scale.md from scale.json")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the other runs of scale.json, replacing the (size, engine) runs made now")
     parser.add_argument("--stage-run", nargs=4, metavar=("HOME", "STAGE", "ENGINE", "PARTS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.stage_run:
@@ -392,6 +397,8 @@ def main(argv=None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     report = {"machine": f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, shared "
                          "with other work while it ran (wall times are noisy; CPU times less so)", "runs": []}
+    if args.merge and (RESULTS / "scale.json").exists():
+        report["runs"] = json.loads((RESULTS / "scale.json").read_text())["runs"]
     try:
         t0 = time.perf_counter()
         base = base_documents(work)
@@ -409,8 +416,10 @@ def main(argv=None) -> int:
                 home.mkdir(parents=True)
                 shutil.copytree(source / "landing", home / "landing", copy_function=os.link)  # read only
                 run = run_pipeline(home, engine_name, args.band_partitions)
-                run.update(docs=n, engine=engine_name, corpus=corpus)
-                report["runs"].append(run)
+                run.update(docs=n, engine=engine_name, corpus=corpus, measured_at=time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                                              time.gmtime()))
+                report["runs"] = sorted([r for r in report["runs"] if (r["docs"], r["engine"]) != (n, engine_name)]
+                                        + [run], key=lambda r: (r["docs"], r["engine"]))
                 print(f"{n:>9,} {engine_name:5s} " + "  ".join(
                     f"{s} {run[s]['wall_s']:.1f}s/{run[s]['cpu_s']:.1f}cpu/{run[s]['peak_rss_driver_mb']:.0f}MB"
                     for s in STAGES), flush=True)

@@ -71,8 +71,8 @@ class DedupConfig:
     # DuckDB memory cap for the index transaction (band join, exact and paragraph matching), so memory stays
     # flat as the partition and the index grow: past it DuckDB spills to state/deduped/duckdb_tmp. 1GB let
     # the driver grow with the corpus (bench/results/scale.md: 728 MB at 100k documents, DuckDB's join the
-    # largest part); at 256MB the 100k join ran as fast here. 512MB leaves room for the window and hash
-    # operators on many threads. An execution setting: not part of param_version.
+    # largest part); 256MB ran the 100k join as fast here but failed at 1M documents in one category ("failed
+    # to pin block": not every operator spills). An execution setting: not part of param_version.
     duckdb_memory_limit: str = "512MB"
 
     def __post_init__(self) -> None:

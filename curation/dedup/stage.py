@@ -51,7 +51,7 @@ STAGE = "deduped"  # the asset and drop records share this name
 EXACT, NEAR, SEMANTIC, EMPTY = "exact_duplicate", "near_duplicate", "semantic_duplicate", "empty_text"
 _ROW = "_dedup_row"
 _SAMPLE_PAIRS = 5
-_FETCH_ROWS = 65_536
+_FETCH_ROWS = 8192  # candidate pairs per fetch: two 1 KB signatures each, so ~16 MB a batch
 
 
 def _docs_schema(num_perm: int) -> pa.Schema:

@@ -2,13 +2,13 @@
 
 import dagster as dg
 
+from assets.checks.documents import check_frame, document_suite, drop_rate_check, schema_check
+from assets.checks.gx import expectations, run_suite
+from assets.checks.thresholds import check_thresholds
 from curation.dedup.config import DedupConfig
 from curation.dedup.normalize import exact_hash, normalize_exact
 from curation.document import DOC_SCHEMA
 from curation.lake import Lake
-from assets.checks.documents import check_frame, document_suite, drop_rate_check, schema_check
-from assets.checks.gx import expectations, run_suite
-from assets.checks.thresholds import check_thresholds
 
 DEDUPED_KEY = dg.AssetKey(["corpus", "deduped"])
 

@@ -2,13 +2,13 @@
 
 import dagster as dg
 
+from assets.checks.documents import check_frame, document_suite, schema_check, schema_check_spec
+from assets.checks.gx import run_suite
+from assets.checks.results import cannot_judge, verdict
+from assets.checks.thresholds import check_thresholds
 from curation.document import DOC_SCHEMA
 from curation.ingest import IngestResult
 from curation.lake import Lake
-from assets.checks.documents import check_frame, document_suite, schema_check, schema_check_spec
-from assets.checks.gx import run_suite
-from assets.checks.thresholds import check_thresholds
-from assets.checks.results import cannot_judge, verdict
 
 RAW_KEY = dg.AssetKey(["corpus", "raw"])
 

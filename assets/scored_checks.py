@@ -7,11 +7,11 @@ returns WARN, passed=False, with a note (never a silent pass)."""
 import dagster as dg
 import numpy as np
 
-from curation.lake import Lake
-from curation.scoring import CATEGORICAL_VALUES, SCORE_RANGES
 from assets.checks.documents import check_frame, document_suite, drop_rate_check
 from assets.checks.gx import expectations, run_suite
 from assets.checks.thresholds import check_thresholds
+from curation.lake import Lake
+from curation.scoring import CATEGORICAL_VALUES, SCORE_RANGES
 
 SCORED_KEY = dg.AssetKey(["corpus", "scored"])
 

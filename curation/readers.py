@@ -99,8 +99,8 @@ def scan_landing(category_dir: Path, landing_root: Path | None = None, follow_li
                     scan.ignored.append((rel, f"broken symlink to {target}"))
                     continue
                 if not target.is_relative_to(root) and not follow_links_outside:
-                    scan.ignored.append((rel, f"symlink to {target}, outside the landing folder (not followed "
-                                              "unless follow_links_outside_landing is set)"))
+                    scan.ignored.append((rel, (f"symlink to {target}, outside the landing folder (not followed "
+                                               "unless follow_links_outside_landing is set)")))
                     continue
             if entry.is_dir():
                 walk(path)
@@ -133,7 +133,7 @@ class _DecodedStream(io.RawIOBase):
     """
 
     def __init__(self, path: Path, compression: str):
-        self._fh = open(path, "rb")
+        self._fh = open(path, "rb")  # noqa: SIM115 - the stream owns the handle; close() releases it
         self.compression = compression
         self.size = path.stat().st_size
         self.skipped_bytes = 0
@@ -180,7 +180,7 @@ class _DecodedStream(io.RawIOBase):
         self._in_member = True
         try:
             self._pending += self._dec.decompress(data)
-        except Exception as exc:  # zlib.error, OSError (bz2), zstandard.ZstdError
+        except Exception as exc:  # noqa: BLE001 - zlib.error, OSError (bz2), zstandard.ZstdError
             self._resync(data, f"{type(exc).__name__}: {exc}")
             return
         if self._dec.eof:
@@ -329,7 +329,7 @@ def read_shard(
                 continue
             if len(builder) >= limits.batch_size:
                 yield builder.flush()
-    except Exception as exc:  # the last line of defence: an unforeseen failure costs the rest of the file
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: an unforeseen failure costs the rest of the file
         skips.add("unreadable_file", shard_name, None, f"{type(exc).__name__}: {exc}"[:300], docs=0,
                   lost_bytes=_size(path))
     if len(builder):
@@ -404,7 +404,7 @@ def _iter_parquet(path: Path, skips: SkipCounter, shard_name: str, limits: ReadL
     """(row, record, False) per row, one row group at a time: a corrupt row group costs its rows."""
     try:
         pf = pq.ParquetFile(path)
-    except Exception as exc:  # ArrowInvalid (bad magic/footer), OSError
+    except Exception as exc:  # noqa: BLE001 - ArrowInvalid (bad magic/footer), OSError
         skips.add("unreadable_file", shard_name, None, f"parquet footer unreadable, {type(exc).__name__}: {exc}"[:300],
                   docs=0, lost_bytes=_size(path))
         return
@@ -422,7 +422,7 @@ def _iter_parquet(path: Path, skips: SkipCounter, shard_name: str, limits: ReadL
                 for i, record in enumerate(records):
                     yield first_row + done + i + 1, record, False
                 done += len(records)
-        except Exception as exc:  # a damaged page or column chunk: the rest of this row group is lost
+        except Exception as exc:  # noqa: BLE001 - a damaged page or column chunk: the rest of this row group is lost
             lost = group_rows - done
             skips.add("corrupt_row_group", shard_name, first_row + done + 1,
                       f"row group {group}: rows {first_row + done + 1}-{first_row + group_rows} unreadable, "

@@ -50,6 +50,22 @@ def qa_pairs(output: str) -> Parsed:
     return Parsed(render_qa(pairs), items=pairs)
 
 
+_QUESTION_LABEL = re.compile(_MARK + r"(?:\*\*)?Q(?:uestion)?[ \t]*\d*[ \t]*[:.](?:\*\*)?", re.IGNORECASE)
+
+
+def questions(output: str, limit: int) -> list[str]:
+    """The distinct questions of a questions-only reply (pass 1 of ``QATwoPass``), at most ``limit``: each
+    labelled one up to its first question mark; an answer written after it is not kept."""
+    found, seen = [], set()
+    for piece in _QUESTION_LABEL.split(output):
+        head, mark, _ = piece.partition("?")
+        question = _one_line(head) + mark
+        if mark and len(question) >= MIN_ITEM_CHARS and question.casefold() not in seen:
+            seen.add(question.casefold())
+            found.append(question)
+    return found[:limit]
+
+
 def render_qa(pairs: list[tuple[str, str]]) -> str:
     return "\n\n".join(f"Question: {q}\nAnswer: {a}" for q, a in pairs)
 

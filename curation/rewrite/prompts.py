@@ -7,6 +7,7 @@ plausible output/input length ratio, faithfulness overrides, and answer preamble
 Any ``*.yaml`` dropped into the prompts folder is a style a route can name: no code change.
 """
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,44 @@ class TemplateError(ValueError):
     """A prompt template file that is missing, malformed, or lacks its ``{document}`` slot."""
 
 
+def with_context(prompt: str, context: str | None) -> str:
+    """``prompt`` with the rewritten text so far in its ``{context}`` slot, or in CONTEXT_BLOCK in front."""
+    if not context:
+        return prompt
+    if "{context}" in prompt:
+        return prompt.replace("{context}", context)
+    return CONTEXT_BLOCK.replace("{context}", context) + prompt
+
+
+@dataclass(frozen=True)
+class QATwoPass:
+    """Questions first, then one answer per question (our method for small models: asked for whole pairs,
+    SmolLM2-135M wrote well-formed ones for 0 of 12 real inputs, and with a "Question:" prefill it wrote
+    questions without answers). Pass 1 (``questions``, a prompt with ``{document}``) lists questions under
+    ``questions_prefix``; pass 2 (``answer``, with ``{document}`` and ``{question}``) answers each one under
+    ``answer_prefix`` on one line. The pairs are then judged like a one-pass reply."""
+
+    questions: str
+    answer: str
+    questions_prefix: str = "Question:"
+    answer_prefix: str = "Answer:"
+    max_questions: int = 6
+    answer_max_new_tokens: int = 64
+
+    def render_questions(self, document: str, context: str | None = None) -> str:
+        return with_context(self.questions, context).replace(SLOT, document)
+
+    def render_answer(self, document: str, question: str) -> str:
+        # the question first: a document that itself contains "{question}" stays as written
+        return self.answer.replace("{question}", question).replace(SLOT, document, 1)
+
+    @property
+    def text(self) -> str:
+        """Everything of the two passes that the model sees besides the document: part of the digest."""
+        return "\0".join([self.questions, self.answer, self.questions_prefix, self.answer_prefix,
+                          str(self.max_questions), str(self.answer_max_new_tokens)])
+
+
 def normalize_text(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
@@ -52,12 +91,14 @@ class PromptTemplate:
     # the opening of the model's reply, written for it (prefill): a small model then continues inside
     # the format ("[Problem]", "Question:") instead of inventing its own; the reply kept includes it
     response_prefix: str = ""
+    qa_two_pass: QATwoPass | None = None
 
     @property
     def digest(self) -> str:
         """Hash of everything the model sees besides the document: part of the cache key."""
         prefill = f"\0{self.response_prefix}" if self.response_prefix else ""  # unchanged keys without one
-        return hashlib.sha256(f"{self.system or ''}\0{self.user}{prefill}".encode()).hexdigest()
+        two = f"\0{self.qa_two_pass.text}" if self.qa_two_pass else ""
+        return hashlib.sha256(f"{self.system or ''}\0{self.user}{prefill}{two}".encode()).hexdigest()
 
     def render(self, document: str, context: str | None = None, **slots: str) -> str:
         # str.replace, not str.format: documents and templates may contain braces
@@ -67,12 +108,7 @@ class PromptTemplate:
         text = self.user
         for name in self.slots:
             text = text.replace("{" + name + "}", slots[name])
-        if context:
-            if "{context}" in text:
-                text = text.replace("{context}", context)
-            else:
-                text = CONTEXT_BLOCK.replace("{context}", context) + text
-        return text.replace(SLOT, document)
+        return with_context(text, context).replace(SLOT, document)
 
     def accepts_language(self, lang: str) -> bool:
         return self.input_languages is None or lang in self.input_languages
@@ -80,7 +116,10 @@ class PromptTemplate:
     def instruction_lines(self) -> list[str]:
         """Normalized instruction lines whose presence in an output means the model echoed the prompt."""
         prefixes = {normalize_text(p) for p in self.strip_prefixes}
-        lines = [normalize_text(line) for line in (self.system or "").splitlines() + self.user.splitlines()]
+        prompts = [self.system or "", self.user]
+        if self.qa_two_pass:
+            prompts += [self.qa_two_pass.questions, self.qa_two_pass.answer]
+        lines = [normalize_text(line) for text in prompts for line in text.splitlines()]
         lines += [normalize_text(line) for line in CONTEXT_BLOCK.splitlines()]
         return [
             line
@@ -99,6 +138,30 @@ class PromptTemplate:
 
 def _tuple(value) -> tuple[str, ...] | None:
     return tuple(str(v) for v in value) if value else None
+
+
+def _qa_two_pass(data, path: Path, postprocess: str) -> QATwoPass | None:
+    if not data:
+        return None
+    if not isinstance(data, dict):
+        raise TemplateError(f"prompt template {path}: qa_two_pass must be a mapping, got {data!r}")
+    known = {f.name for f in dataclasses.fields(QATwoPass)}
+    if unknown := set(data) - known:
+        raise TemplateError(f"prompt template {path}: qa_two_pass has unknown keys {sorted(unknown)}; "
+                            f"known: {sorted(known)}")
+    if postprocess != "qa_pairs":
+        raise TemplateError(f"prompt template {path}: qa_two_pass needs postprocess: qa_pairs")
+    if missing := {"questions", "answer"} - set(data):
+        raise TemplateError(f"prompt template {path}: qa_two_pass lacks {sorted(missing)}")
+    if str(data["questions"]).count(SLOT) != 1 or str(data["answer"]).count(SLOT) != 1:
+        raise TemplateError(f"prompt template {path}: qa_two_pass questions and answer need {SLOT} exactly once")
+    if "{question}" not in str(data["answer"]):
+        raise TemplateError(f"prompt template {path}: qa_two_pass answer needs a {{question}} slot")
+    two = QATwoPass(**data)
+    if two.max_questions < 1 or two.answer_max_new_tokens < 1:
+        raise TemplateError(f"prompt template {path}: qa_two_pass max_questions and answer_max_new_tokens "
+                            "must be at least 1")
+    return two
 
 
 def load_template(path: Path) -> PromptTemplate:
@@ -145,6 +208,7 @@ def load_template(path: Path) -> PromptTemplate:
         faithfulness=dict(data.get("faithfulness") or {}),
         file_sha256=hashlib.sha256(raw).hexdigest(),
         response_prefix=response_prefix,
+        qa_two_pass=_qa_two_pass(data.get("qa_two_pass"), path, post),
     )
 
 

@@ -28,12 +28,15 @@ from curation.rewrite.chunking import tail
 from curation.rewrite.config import RewriteConfig
 from curation.rewrite.kinds import PROSE
 from curation.rewrite.plan import Job, Planner
-from curation.rewrite.prompts import PromptTemplate, load_templates
+from curation.rewrite.postprocess import questions, render_qa
+from curation.rewrite.prompts import PromptTemplate, QATwoPass, load_templates
 from curation.rewrite.validate import validate_generation
 
 STAGE = "rewritten"
 SYNTHETIC_COLUMNS = ("parent_id", "style", "model", "mixture_slice", "rewrite_provenance")
 CHAT_MARKUP_TOKENS = 16  # room for the chat template's role markers around a prompt
+ANSWER_STOP = "\n"  # a QATwoPass answer is one line
+MAX_QUESTION_CHARS = 200  # room for the question in a QATwoPass answer prompt (our bound)
 
 
 def output_schema(input_schema: pa.Schema) -> pa.Schema:
@@ -75,14 +78,17 @@ class _Stats:
     refused_by_style: Counter = field(default_factory=Counter)  # gated before generation
     length_ratios: list[float] = field(default_factory=list)
     generation_s: float = 0.0
+    qa_questions: int = 0  # QATwoPass: questions parsed from pass 1
+    qa_answered: int = 0  # ... and given a non-empty answer in pass 2
 
 
 def chunk_budget(config: RewriteConfig, backend: LLMBackend, templates: dict[str, PromptTemplate]) -> int:
     """Source tokens per chunk: the model's window minus the longest prompt, carried context and output."""
     slots = {name: "x" * 40 for t in templates.values() for name in t.slots}
     overhead = max(
-        backend.count_tokens((t.system or "") + t.render("", context="x", **{k: slots[k] for k in t.slots}))
+        backend.count_tokens((t.system or "") + prompt)
         for t in templates.values()
+        for prompt in _budget_prompts(t, {k: slots[k] for k in t.slots})
     )
     longest_output = max(config.sampling_for(style).max_new_tokens for style in templates)
     carried = config.chunking.context_tokens + config.chunking.overlap_tokens
@@ -93,6 +99,14 @@ def chunk_budget(config: RewriteConfig, backend: LLMBackend, templates: dict[str
             f"{carried} carried context tokens and a {overhead}-token prompt; lower them"
         )
     return min(config.chunking.chunk_tokens, room)
+
+
+def _budget_prompts(template: PromptTemplate, slots: dict) -> list[str]:
+    """Every prompt a chunk of this style is sent in, with an empty document (the longest sets the budget)."""
+    prompts = [template.render("", context="x", **slots)]
+    if two := template.qa_two_pass:
+        prompts += [two.render_questions("", context="x"), two.render_answer("", "x" * MAX_QUESTION_CHARS)]
+    return prompts
 
 
 class _Rewriter:
@@ -127,19 +141,61 @@ class _Rewriter:
             self._round(active)
 
     def _round(self, jobs: list[Job]) -> None:
+        """One batched call for every job's current chunk (a ``QATwoPass`` style asks for its questions),
+        then one for the answers to those questions; each job's reply is then judged."""
         stats = self.stats
         stats.rounds += 1
         stats.retries += sum(job.tries > 0 for job in jobs)
-        requests = [self.request(job) for job in jobs]
-        # identical prompts (boilerplate repeated across documents) are generated once
+        twos = [self.templates[job.variant.template].qa_two_pass for job in jobs]
+        requests = [self._questions(job, two) if two else self.request(job)
+                    for job, two in zip(jobs, twos, strict=True)]
+        replies = self._generate(requests, jobs, [":questions" if two else "" for two in twos])
+        two_pass = [(i, job, two) for i, (job, two) in enumerate(zip(jobs, twos, strict=True)) if two]
+        for (i, *_), output in zip(two_pass, self._answers(two_pass, replies), strict=True):
+            replies[i] = output
+        for job, output in zip(jobs, replies, strict=True):
+            self._judge(job, output)
+
+    def _generate(self, requests: list[GenerationRequest], jobs: list[Job], steps: list[str]) -> list[str]:
+        """One batched, cached backend call; identical prompts (boilerplate repeated across documents) are
+        generated once. ``steps`` name each request's pass in the cache's style column."""
+        if not requests:
+            return []
         result = generate_cached(self.backend, self.cache, requests,
                                  [self.templates[job.variant.template].digest for job in jobs],
-                                 [job.variant.template for job in jobs])
-        stats.cache_hits += result.hits
-        stats.generated += result.generated
-        stats.generation_s += result.seconds
-        for job, output in zip(jobs, result.outputs, strict=True):
-            self._judge(job, output)
+                                 [job.variant.template + step for job, step in zip(jobs, steps, strict=True)])
+        self.stats.cache_hits += result.hits
+        self.stats.generated += result.generated
+        self.stats.generation_s += result.seconds
+        return result.outputs
+
+    def _questions(self, job: Job, two: QATwoPass) -> GenerationRequest:
+        prompt = two.render_questions(job.chunks[len(job.outputs)], self.context(job))
+        return GenerationRequest(prompt, self.sampling(job), self.templates[job.variant.template].system,
+                                 two.questions_prefix)
+
+    def _answers(self, two_pass: list[tuple[int, Job, QATwoPass]], replies: list[str]) -> list[str]:
+        """Pass 2 of ``QATwoPass``: every parsed question answered on one line, all in one call. A job's
+        output is its question-answer pairs, or its questions reply when no question got an answer."""
+        asked, requests, askers = [], [], []
+        for i, job, two in two_pass:
+            qs = [q for q in questions(replies[i], two.max_questions) if len(q) <= MAX_QUESTION_CHARS]
+            asked.append(qs)
+            s = self.sampling(job)
+            sampling = Sampling(two.answer_max_new_tokens, s.temperature, s.top_p, s.seed, (ANSWER_STOP,),
+                                s.repetition_penalty)
+            for q in qs:
+                askers.append(job)
+                requests.append(GenerationRequest(two.render_answer(job.chunks[len(job.outputs)], q), sampling,
+                                                  self.templates[job.variant.template].system, two.answer_prefix))
+        answered = iter(self._generate(requests, askers, [":answers"] * len(requests)))
+        outputs = []
+        for (i, _, two), qs in zip(two_pass, asked, strict=True):
+            pairs = [(q, a) for q in qs if (a := next(answered).removeprefix(two.answer_prefix).strip())]
+            self.stats.qa_questions += len(qs)
+            self.stats.qa_answered += len(pairs)
+            outputs.append(render_qa(pairs) if pairs else replies[i])
+        return outputs
 
     def _judge(self, job: Job, output: str) -> None:
         stats = self.stats
@@ -256,6 +312,8 @@ def provenance(job: Job, backend: LLMBackend, config: RewriteConfig, template: P
         "bucket": job.bucket,
         "language": job.language,
         **job.extra,
+        **({"qa_two_pass": {"max_questions": two.max_questions, "answer_max_new_tokens": two.answer_max_new_tokens,
+                            "answer_stop": [ANSWER_STOP]}} if (two := template.qa_two_pass) else {}),
         "param_version": version,
     }
 
@@ -319,6 +377,7 @@ def _summary(stats: _Stats, plan, config: RewriteConfig, backend, version: str, 
         "cache_hits": stats.cache_hits,
         "retries": stats.retries,
         "validation_failures_by_reason": dict(stats.failures),
+        "qa_two_pass": {"questions": stats.qa_questions, "answered": stats.qa_answered},
         "length_ratio_p50": round(statistics.median(ratios), 3) if ratios else None,
         "length_ratio_min": round(ratios[0], 3) if ratios else None,
         "length_ratio_max": round(ratios[-1], 3) if ratios else None,

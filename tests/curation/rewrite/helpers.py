@@ -47,7 +47,7 @@ def doc_slot(prompt: str) -> str:
     for label in ("Passage:\n", "Text:\n", "```python\n", "原文：\n"):
         if label in prompt:
             body = prompt.rsplit(label, 1)[1]
-            return body.split("\n\nWrite up to", 1)[0].split("\n```", 1)[0]
+            return body.split("\n\nWrite up to", 1)[0].split("\n```", 1)[0].split("\n\nQuestion: ", 1)[0]
     return prompt
 
 
@@ -83,7 +83,7 @@ def _as_reply(request, written: str) -> str:
     """What a real backend returns for a script's text: the response prefix (unless the script wrote it
     itself) and the continuation cut at the first stop string (curation.lm.generation.reply)."""
     prefix = request.response_prefix
-    continuation = written[len(prefix):] if written.startswith(prefix) else written
+    continuation = written.removeprefix(prefix)
     return reply(prefix, continuation, request.sampling.stop)
 
 
@@ -97,6 +97,11 @@ def by_style(prompt: str, seed: int) -> str:
     """A plausible, faithful output for whichever style ``prompt`` asks for."""
     doc = doc_slot(prompt)
     sentences = [s.strip() for s in doc.split(". ") if s.strip()]
+    if "do not answer them" in prompt:  # QATwoPass, pass 1
+        return "\n".join(f"Question: What does the text state about {_subject(s)}?" for s in sentences[:2])
+    if "answer the question after it" in prompt:  # pass 2
+        subject = prompt.rsplit("Question: ", 1)[1].removeprefix("What does the text state about ").rstrip("?")
+        return "Answer: " + next(s for s in sentences if _subject(s) == subject) + "."
     if "question-answer pairs" in prompt:
         return "\n".join(f"Question: What does the text state about {_subject(s)}?\nAnswer: {s}."
                           for s in sentences[:2])

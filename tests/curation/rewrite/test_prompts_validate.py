@@ -144,6 +144,29 @@ def test_a_response_prefix_is_read_and_is_part_of_the_cache_digest(tmp_path):
         load_template(tmp_path / "bad.yaml")
 
 
+def test_qa_two_pass_blocks_are_checked_and_hashed(tmp_path):
+    head = "name: qa\nuser: 'Pairs about {document}'\nlength_ratio: [0.1, 5]\npostprocess: qa_pairs\n"
+    good = "qa_two_pass: {questions: 'Ask about {document}', answer: 'From {document} answer {question}'}\n"
+    (tmp_path / "qa.yaml").write_text(head + good)
+    first = load_template(tmp_path / "qa.yaml")
+    assert first.qa_two_pass.render_answer("the text", "why?") == "From the text answer why?"
+    assert first.qa_two_pass.max_questions == 6
+    (tmp_path / "qa.yaml").write_text(head + good.replace("Ask about", "List questions on"))
+    assert load_template(tmp_path / "qa.yaml").digest != first.digest  # the pass-1 wording is in the cache key
+    for block, message in [
+        ("qa_two_pass: {questions: 'Ask about {document}', answer: 'From {document}'}", "needs a {question} slot"),
+        ("qa_two_pass: {questions: 'Ask', answer: 'From {document} {question}'}", "exactly once"),
+        ("qa_two_pass: {questions: 'Ask {document}'}", r"lacks \['answer'\]"),
+        (good.replace("answer:", "answr:"), r"unknown keys \['answr'\]"),
+    ]:
+        (tmp_path / "qa.yaml").write_text(head + block)
+        with pytest.raises(TemplateError, match=message):
+            load_template(tmp_path / "qa.yaml")
+    (tmp_path / "qa.yaml").write_text(head.replace("qa_pairs", "list") + good)
+    with pytest.raises(TemplateError, match="needs postprocess: qa_pairs"):
+        load_template(tmp_path / "qa.yaml")
+
+
 def test_code_version_hashes_the_prompt_text_not_its_path(tmp_path):
     shutil.copytree(DEFAULT_PROMPTS_DIR, tmp_path / "prompts")
     here, copy = RewriteConfig(), replace(RewriteConfig(), prompts_dir=tmp_path / "prompts")

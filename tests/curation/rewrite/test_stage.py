@@ -31,7 +31,8 @@ def test_routes_by_bucket_names_slices_and_records_provenance(tmp_path):
     assert prov["attempts"] == [1] and prov["sampling"]["top_p"] == 0.9 and prov["param_version"] == NEMOTRON.version
     assert rows["d0~knowledge_list"]["text"].startswith("- ")  # post-processed into a clean list
     assert rows["d0~diverse_qa_pairs"]["text"].startswith("Question: ")
-    assert stats["kinds_selected"] == {"prose": 2} and backend.calls == 1  # one batched call for five styles
+    # one batched call for five styles (the QA style's questions among them), one for the QA answers
+    assert stats["kinds_selected"] == {"prose": 2} and backend.calls == 2
 
 
 def test_a_users_python_category_takes_the_code_path_by_content(tmp_path):
@@ -85,6 +86,47 @@ def test_long_documents_are_rewritten_chunk_by_chunk_with_the_rewritten_text_in_
     tight = replace(config, chunking=ChunkingConfig(chunk_tokens=20, max_chunks_per_doc=3))
     _, _, drops = run(tmp_path, table([long_doc], ["high"]), ScriptedBackend(by_style), tight, name="t")
     assert [d["reason"] for d in written(drops)] == ["input_too_long"]
+
+
+QA_ONLY = replace(NEMOTRON, routes={"prose": {"high": ("diverse_qa_pairs",)}})
+
+
+def test_qa_pairs_are_written_questions_first_then_one_answer_each(tmp_path):
+    backend = ScriptedBackend(by_style)
+    stats, out, drops = run(tmp_path, table(PARAGRAPHS[:1], ["high"]), backend, QA_ONLY)
+    asked, *answered = backend.requests
+    assert asked.response_prefix == "Question:" and "do not answer them" in asked.prompt
+    assert [r.response_prefix for r in answered] == ["Answer:", "Answer:"]
+    assert all(r.sampling.stop == ("\n",) and r.sampling.max_new_tokens == 64 for r in answered)
+    assert [r.prompt.rsplit("Question: ", 1)[1] for r in answered] == [
+        f"What does the text state about {w}?" for w in ('"with"', "allows")]
+    [row] = synthetic(out)
+    first = PARAGRAPHS[0].split(". ")[0]
+    assert row["text"].startswith(f'Question: What does the text state about "with"?\nAnswer: {first}.')
+    assert json.loads(row["rewrite_provenance"])["qa_two_pass"]["max_questions"] == 6
+    assert stats["qa_two_pass"] == {"questions": 2, "answered": 2} and written(drops) == []
+
+
+def test_qa_two_pass_drops_unanswered_unsupported_and_questionless_replies(tmp_path):
+    def script(prompt, seed):
+        if "do not answer them" in prompt:  # doc 0 gets three questions, doc 1 none
+            if '"with" statement' not in prompt:
+                return "Question: Here are some questions about the text."
+            return ('Question: What does the text state about "with"?\nQuestion: Who won the 1998 World Cup?\n'
+                    "Question: Why is the sky blue?")
+        question = prompt.rsplit("Question: ", 1)[1]
+        if "World Cup" in question:
+            return "Answer: France won the 1998 World Cup in Paris."  # not in the source: unsupported
+        if "sky" in question:
+            return "Answer:"  # no answer
+        return by_style(prompt, seed)
+
+    stats, out, drops = run(tmp_path, table(PARAGRAPHS[:2], ["high", "high"]), ScriptedBackend(script), QA_ONLY)
+    [row] = synthetic(out)
+    assert row["id"] == "d0~diverse_qa_pairs" and row["text"].count("Question: ") == 1
+    assert "World Cup" not in row["text"] and "sky" not in row["text"]
+    assert [(d["doc_id"], d["reason"]) for d in written(drops)] == [("d1~diverse_qa_pairs", "malformed_qa_pairs")]
+    assert stats["qa_two_pass"] == {"questions": 3, "answered": 2}  # doc 1 had none, in both of its tries
 
 
 def test_failed_generation_is_retried_with_a_new_seed_then_kept(tmp_path):

@@ -11,7 +11,7 @@ from assets.checks.thresholds import check_thresholds
 from assets.metadata import md_table
 from assets.mixture import MIXED_KEY, mixture_dir
 from assets.partitions import stage_partitions
-from assets.training_checks import LOSS_CHECK, loss_check
+from assets.training_checks import LOSS_CHECK, MIN_STEPS_FOR_TREND, loss_check
 from curation.lake import Lake
 from curation.mixture.curriculum import load_curriculum
 from curation.training.checkpoint import checkpoint_dir, read_checkpoint_meta
@@ -81,7 +81,9 @@ def trained_checkpoint(context: dg.AssetExecutionContext, lake: LakeResource, ll
                    mixture_manifest=mixed / "mixture_manifest.json", init_from=init_from,
                    shuffle=stage.ordering != "ppl_ascending")
     losses = [r["loss"] for r in result["losses"]]
-    check = loss_check(CHECKPOINT_KEY, losses, check_thresholds(configs)["training"]["max_loss_rise"])
+    bounds = check_thresholds(configs)["training"]
+    check = loss_check(CHECKPOINT_KEY, losses, bounds["max_loss_rise"],
+                       bounds.get("min_steps_for_trend", MIN_STEPS_FOR_TREND))
     return dg.MaterializeResult(
         metadata={
             "checkpoint_dir": str(result["checkpoint_dir"]),

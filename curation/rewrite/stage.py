@@ -35,7 +35,9 @@ from curation.rewrite.validate import validate_generation
 STAGE = "rewritten"
 SYNTHETIC_COLUMNS = ("parent_id", "style", "model", "mixture_slice", "rewrite_provenance")
 CHAT_MARKUP_TOKENS = 16  # room for the chat template's role markers around a prompt
-ANSWER_STOP = "\n"  # a QATwoPass answer is one line
+# a QATwoPass answer is its first non-empty line: a stop at "\n" alone ends a reply that opens with a line
+# break (SmolLM2-135M did, in 3 of 12 demo answers) before it has said anything
+ANSWER_STOP = "\nQuestion"
 MAX_QUESTION_CHARS = 200  # room for the question in a QATwoPass answer prompt (our bound)
 
 
@@ -107,6 +109,10 @@ def _budget_prompts(template: PromptTemplate, slots: dict) -> list[str]:
     if two := template.qa_two_pass:
         prompts += [two.render_questions("", context="x"), two.render_answer("", "x" * MAX_QUESTION_CHARS)]
     return prompts
+
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 class _Rewriter:
@@ -191,7 +197,7 @@ class _Rewriter:
         answered = iter(self._generate(requests, askers, [":answers"] * len(requests)))
         outputs = []
         for (i, _, two), qs in zip(two_pass, asked, strict=True):
-            pairs = [(q, a) for q in qs if (a := next(answered).removeprefix(two.answer_prefix).strip())]
+            pairs = [(q, a) for q in qs if (a := _first_line(next(answered).removeprefix(two.answer_prefix)))]
             self.stats.qa_questions += len(qs)
             self.stats.qa_answered += len(pairs)
             outputs.append(render_qa(pairs) if pairs else replies[i])

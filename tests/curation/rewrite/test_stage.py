@@ -97,7 +97,7 @@ def test_qa_pairs_are_written_questions_first_then_one_answer_each(tmp_path):
     asked, *answered = backend.requests
     assert asked.response_prefix == "Question:" and "do not answer them" in asked.prompt
     assert [r.response_prefix for r in answered] == ["Answer:", "Answer:"]
-    assert all(r.sampling.stop == ("\n",) and r.sampling.max_new_tokens == 64 for r in answered)
+    assert all(r.sampling.stop == ("\nQuestion",) and r.sampling.max_new_tokens == 64 for r in answered)
     assert [r.prompt.rsplit("Question: ", 1)[1] for r in answered] == [
         f"What does the text state about {w}?" for w in ('"with"', "allows")]
     [row] = synthetic(out)
@@ -118,13 +118,15 @@ def test_qa_two_pass_drops_unanswered_unsupported_and_questionless_replies(tmp_p
         if "World Cup" in question:
             return "Answer: France won the 1998 World Cup in Paris."  # not in the source: unsupported
         if "sky" in question:
-            return "Answer:"  # no answer
+            return "Answer:\n\n"  # no answer
+        if '"with"' in question:  # opens with a line break: the answer is its first non-empty line
+            return "Answer:\n" + by_style(prompt, seed).removeprefix("Answer: ") + "\nIt also says more."
         return by_style(prompt, seed)
 
     stats, out, drops = run(tmp_path, table(PARAGRAPHS[:2], ["high", "high"]), ScriptedBackend(script), QA_ONLY)
     [row] = synthetic(out)
     assert row["id"] == "d0~diverse_qa_pairs" and row["text"].count("Question: ") == 1
-    assert "World Cup" not in row["text"] and "sky" not in row["text"]
+    assert "World Cup" not in row["text"] and "sky" not in row["text"] and "It also says more" not in row["text"]
     assert [(d["doc_id"], d["reason"]) for d in written(drops)] == [("d1~diverse_qa_pairs", "malformed_qa_pairs")]
     assert stats["qa_two_pass"] == {"questions": 3, "answered": 2}  # doc 1 had none, in both of its tries
 

@@ -6,7 +6,7 @@ import yaml
 
 from assets.checks.thresholds import check_thresholds
 from assets.deduped_checks import DEDUP_CHECK_SPECS, dedup_check_results
-from assets.metadata import counts_table, readable
+from assets.metadata import compute_line, counts_table, readable
 from assets.partitions import category_partitions
 from curation.compute import ParquetFiles
 from curation.config_keys import refuse_unknown_keys
@@ -74,7 +74,7 @@ def deduped_corpus(
             "index_docs_after": stats["index_docs_after"],
             "docs_hashed_this_run": stats["docs_signed"],
             "docs_signatures_reused": stats["docs_from_cache"],
-            "compute": ", ".join(f"{k}: {v}" for k, v in stats["compute"].items()),
+            "compute": compute_line(stats["compute"]),
             # multi-granularity: repeated paragraphs cut across documents and categories (paragraphs.py)
             "paragraphs_cut": stats["paragraph"].get("paragraphs_removed", 0),
             "paragraphs_cut_vs_earlier_partitions": stats["paragraph"].get("paragraphs_removed_vs_index", 0),

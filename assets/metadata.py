@@ -60,3 +60,8 @@ def counts_table(counts: Mapping[str, int], key: str = "reason", total: int | No
         return dg.MetadataValue.md("none")
     denom = total or sum(counts.values()) or 1
     return md_table([key, "count", "share"], [(k, v, v / denom) for k, v in items])
+
+
+def compute_line(description: dict) -> str:
+    """Where a step's per-document work ran (``Engine.describe()``), as one line: "engine: ray, cpus: 2, ..."."""
+    return ", ".join(f"{k}: {v}" for k, v in description.items())

@@ -1,11 +1,12 @@
 import dagster as dg
 
 from assets.checks.thresholds import check_thresholds
-from assets.metadata import counts_table, md_table
+from assets.metadata import compute_line, counts_table, md_table
 from assets.partitions import category_partitions
 from assets.rewritten_checks import REWRITTEN_CHECK_SPECS, rewritten_check_results
 from curation.lake import stage_writers
 from curation.rewrite import GenerationCache, load_rewrite_config, output_schema, rewrite_partition
+from resources.compute import ComputeResource
 from resources.configs import REPO_CONFIGS, PipelineConfigs
 from resources.lake import LakeResource
 from resources.models import LLMResource
@@ -27,15 +28,16 @@ from resources.models import LLMResource
     "synthetic documents carry parent_id, style, mixture_slice and provenance.",
 )
 def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
-                     configs: PipelineConfigs) -> dg.MaterializeResult:
+                     configs: PipelineConfigs, compute: ComputeResource) -> dg.MaterializeResult:
     category = context.partition_key
     data = lake.lake
     config = load_rewrite_config(configs.path("rewrite.yaml"))
-    backend = llm.make_backend()
     schema = output_schema(data.read_schema("scored", category))
-    with stage_writers(data, "rewritten", category, schema) as (out, drops_out), GenerationCache.for_lake(data) as cache:
+    with stage_writers(data, "rewritten", category, schema) as (out, drops_out), \
+            GenerationCache.for_lake(data) as cache, compute.open() as engine, llm.backend_on(engine) as backend:
         stats = rewrite_partition(data.iter_batches("scored", category), category, backend, config, cache, out,
                                   drops_out)
+        compute_used = engine.describe()
     lake.catalog.record_stage_stats("rewritten", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     samples = [(r["style"], r["parent_id"], r["text"][:160]) for r in _synthetic_samples(data, category)]
     yields = [(r["style"], r["attempted"], r["kept"], r["yield"], r["refused_before_generation"],
@@ -58,6 +60,7 @@ def rewritten_corpus(context: dg.AssetExecutionContext, lake: LakeResource, llm:
             "rounds": stats["rounds"],
             "new_tokens_per_s": float(stats["new_tokens_per_s"] or 0.0),
             "backend": stats["backend"],
+            "compute": compute_line(compute_used),
             "model": stats["model"],
             "samples": md_table(["style", "parent", "text"], samples),
             "seconds": stats["wall_s"],

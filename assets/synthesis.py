@@ -5,7 +5,7 @@ writes its partition atomically, and reports yields, drop reasons and throughput
 import dagster as dg
 
 from assets.checks.thresholds import check_thresholds
-from assets.metadata import counts_table, md_table
+from assets.metadata import compute_line, counts_table, md_table
 from assets.partitions import category_partitions
 from assets.synthesis_checks import CHECK_SPECS, KEYS, check_results
 from curation.lake import stage_writers
@@ -21,6 +21,7 @@ from curation.synthesis import (
     SynthesisConfig,
     load_synthesis_config,
 )
+from resources.compute import ComputeResource
 from resources.configs import REPO_CONFIGS, PipelineConfigs, config_version
 from resources.lake import LakeResource
 from resources.models import LLMResource
@@ -75,6 +76,7 @@ def _metadata(step: str, stats: dict, rows: int, samples: list[tuple]) -> dict:
         "seconds": stats["wall_s"],
         "model": stats["model"],
         "backend": stats["backend"],
+        "compute": compute_line(stats["compute"]),
         "param_version": stats["param_version"],
         "samples": md_table(["id", "text"], samples),
     }
@@ -103,14 +105,14 @@ def _synthesis_asset(step: str):
         description=DESCRIPTIONS[step],
     )
     def synthesis_step(context: dg.AssetExecutionContext, lake: LakeResource, llm: LLMResource,
-                       configs: PipelineConfigs) -> dg.MaterializeResult:
+                       configs: PipelineConfigs, compute: ComputeResource) -> dg.MaterializeResult:
         category, data = context.partition_key, lake.lake
         config: SynthesisConfig = load_synthesis_config(configs.path("synthesis.yaml"))
-        backend = llm.make_backend()
         with stage_writers(data, STAGES[step], category, SCHEMAS[step]) as (out, drops_out), \
-                GenerationCache.for_lake(data) as cache:
+                GenerationCache.for_lake(data) as cache, compute.open() as engine, llm.backend_on(engine) as backend:
             stats = PARTITION_FUNCTIONS[step](data, category, backend, config, cache, out, drops_out)
             rows = out.rows
+            stats["compute"] = engine.describe()
         lake.catalog.record_stage_stats(STAGES[step], category, stats["docs_in"], rows, stats, context.run_id)
         return dg.MaterializeResult(metadata=_metadata(step, stats, rows, _samples(data, step, category)),
                                     check_results=check_results(data, step, category, stats, config,

@@ -1,5 +1,7 @@
 """Model resources: the base causal LM (generation backend + training/eval base) and the embedder."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -25,10 +27,22 @@ class LLMResource(dg.ConfigurableResource):
         cache = Path(self.cache_dir) if self.cache_dir else Lake(home_from_env()).models_dir
         return materialize_model(self.model, cache)
 
-    def make_backend(self):
-        from curation.lm.generation import make_backend
+    def backend_spec(self):
+        """What opens the backend (``curation.lm.generation.BackendSpec``): picklable, so Ray actors open it."""
+        from curation.lm.generation import BackendSpec
 
-        return make_backend(self.backend, self.model_dir(), model_id=self.model)
+        return BackendSpec(self.backend, self.model_dir(), self.model)
+
+    def make_backend(self):
+        """The backend in this process."""
+        return self.backend_spec().open()
+
+    @contextmanager
+    def backend_on(self, engine) -> Iterator:
+        """The backend for one step on the compute engine: in this process with ``local``, on Ray actors (each
+        holding a copy of the model) with ``ray``."""
+        with engine.generation(self.backend_spec()) as backend:
+            yield backend
 
 
 class EmbedderResource(dg.ConfigurableResource):

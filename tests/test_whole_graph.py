@@ -1,6 +1,7 @@
 """The whole asset graph, raw → eval table, on a few dozen real documents and a tiny model."""
 
 import shutil
+from contextlib import contextmanager
 
 import dagster as dg
 import pytest
@@ -60,8 +61,9 @@ class ScriptedLLM(LLMResource):
     double: a random model writes garbage that validation rightly drops), so synthetic documents
     travel the whole graph. The rewrite stage with the real SmolLM2 is tests/curation/rewrite's slow test."""
 
-    def make_backend(self):
-        return ScriptedBackend(by_style)
+    @contextmanager
+    def backend_on(self, engine):
+        yield ScriptedBackend(by_style)
 
 
 @pytest.fixture

@@ -22,6 +22,8 @@ class ComputeConfig:
     object_store_memory_mb: int = 512
     batch_size: int = 2048
     band_partitions: int = 1
+    # Ray actors that generate, each with its own copy of the model (None: one per CPU, or per GPU with vLLM)
+    generation_workers: int | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -29,8 +31,9 @@ class ComputeConfig:
         for name in ("batch_size", "band_partitions", "object_store_memory_mb"):
             if getattr(self, name) < 1:
                 raise ValueError(f"compute {name} must be >= 1, got {getattr(self, name)}")
-        if self.num_cpus is not None and self.num_cpus < 1:
-            raise ValueError(f"compute num_cpus must be >= 1 or null, got {self.num_cpus}")
+        for name in ("num_cpus", "generation_workers"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"compute {name} must be >= 1 or null, got {getattr(self, name)}")
         if self.object_store_memory_mb < 75 and self.engine == "ray" and self.address is None:
             raise ValueError(f"a local Ray needs object_store_memory_mb >= 75 (Ray's floor), got "
                              f"{self.object_store_memory_mb}")

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from curation.compute.config import ComputeConfig
 from curation.hashing import short_digest
+from curation.lm.generation import BackendSpec, LLMBackend
 
 
 # Frozen configs hold read-only mappings (MappingProxyType), which pickle cannot serialise by default; Ray ships
@@ -93,6 +94,11 @@ class Engine:
     def map_items(self, fn: Callable, items: Sequence, **kwargs) -> Iterator:
         """``fn(item, **kwargs)`` for each item, results in item order (``fn`` must be importable)."""
         raise NotImplementedError
+
+    @contextmanager
+    def generation(self, spec: BackendSpec) -> Iterator[LLMBackend]:
+        """An LLM backend for one stage: in this process here; on the engine's workers with Ray."""
+        yield spec.open()
 
     @property
     def cpus(self) -> int:
@@ -303,6 +309,16 @@ class RayEngine(Engine):
                 yield ray.get(pending.popleft())
         while pending:
             yield ray.get(pending.popleft())
+
+    @contextmanager
+    def generation(self, spec):
+        from curation.compute.generation import RayGenerationBackend
+
+        backend = RayGenerationBackend(spec, self.config.generation_workers)
+        try:
+            yield backend
+        finally:
+            backend.close()
 
     def close(self) -> None:
         if self._started:

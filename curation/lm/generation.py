@@ -75,13 +75,29 @@ class LLMBackend(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+def group_key(request: GenerationRequest) -> tuple:
+    """What the requests of one padded transformers batch share: sampling, system turn, response prefix."""
+    return request.sampling, request.system, request.response_prefix
+
+
 def group_by_sampling(requests: list[GenerationRequest]) -> dict[tuple, list[int]]:
-    """Request indices grouped by (sampling, system, response prefix): the unit one padded transformers
-    batch can share."""
+    """Request indices grouped by ``group_key``: the unit one padded transformers batch can share."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, request in enumerate(requests):
-        groups[(request.sampling, request.system, request.response_prefix)].append(i)
+        groups[group_key(request)].append(i)
     return groups
+
+
+def plan_batches(requests: list[GenerationRequest], lengths: list[int], batch_size: int) -> list[list[int]]:
+    """The padded batches the transformers backend runs, as request indices: per ``group_key`` group, longest
+    prompt first (so each batch pads little), ``batch_size`` at a time. Padding changes a batch's floating-point
+    sums, so a batch's texts depend on its members: whoever runs them (this process or the Ray engine's
+    workers) plans the same batches and gets the same texts."""
+    batches = []
+    for idx in group_by_sampling(requests).values():
+        order = sorted(idx, key=lambda i: -lengths[i])
+        batches += [order[lo : lo + batch_size] for lo in range(0, len(order), batch_size)]
+    return batches
 
 
 @dataclass
@@ -129,6 +145,11 @@ def reply(response_prefix: str, generated: str, stop: tuple[str, ...] = ()) -> s
     return (response_prefix + generated[:cut]).strip()
 
 
+def native_context_length(model_dir: Path) -> int:
+    """The model's context window from its config (2,048 when the config does not say)."""
+    return int(describe_model(model_dir)["max_position_embeddings"] or 2048)
+
+
 def _check_fits(ids: list[int], max_new_tokens: int, context_length: int) -> None:
     if len(ids) + max_new_tokens > context_length:
         raise PromptTooLongError(
@@ -158,21 +179,65 @@ class TransformersBackend:
         self.batch_size = batch_size
         self.model_id = model_id or self.model_dir.name
         self.fingerprint = model_fingerprint(self.model_dir)
-        self.context_length = int(describe_model(self.model_dir)["max_position_embeddings"] or 2048)
+        self.context_length = native_context_length(self.model_dir)
         self.counters = GenerationCounters()
         self._torch = torch
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def encode(self, request: GenerationRequest) -> list[int]:
+        return encode_chat(self.tokenizer, request.prompt, request.system, request.response_prefix)
+
     def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:
+        encoded = [self.encode(r) for r in requests]
         outputs: list[str] = [""] * len(requests)
-        for (sampling, system, prefix), idx in group_by_sampling(requests).items():
-            texts = self.generate([requests[i].prompt for i in idx], sampling.max_new_tokens, sampling.temperature,
-                                  sampling.seed, system=system, top_p=sampling.top_p, response_prefix=prefix,
-                                  stop=sampling.stop, repetition_penalty=sampling.repetition_penalty)
+        for idx in plan_batches(requests, [len(ids) for ids in encoded], self.batch_size):
+            texts = self.generate_batch([requests[i] for i in idx], [encoded[i] for i in idx])
             for i, text in zip(idx, texts, strict=True):
                 outputs[i] = text
+        return outputs
+
+    def generate_batch(self, requests: list[GenerationRequest], encoded: list[list[int]] | None = None) -> list[str]:
+        """One padded ``model.generate`` over requests that share sampling, system turn and response prefix
+        (a batch of ``plan_batches``). Seeded afresh per batch, so its texts depend on its own requests only,
+        whichever process runs it (the Ray engine spreads the batches over workers)."""
+        from transformers import GenerationConfig
+
+        torch = self._torch
+        sampling, system, prefix = group_key(requests[0])
+        if any(group_key(r) != (sampling, system, prefix) for r in requests):
+            raise ValueError("a transformers batch must share sampling, system turn and response prefix")
+        encoded = encoded if encoded is not None else [self.encode(r) for r in requests]
+        for ids in encoded:
+            _check_fits(ids, sampling.max_new_tokens, self.context_length)
+        sampled = sampling.temperature > 0
+        config = GenerationConfig(
+            max_new_tokens=sampling.max_new_tokens,
+            do_sample=sampled,
+            temperature=sampling.temperature if sampled else None,
+            top_p=sampling.top_p if sampled and sampling.top_p < 1.0 else None,
+            top_k=None,
+            pad_token_id=self.tokenizer.pad_token_id,
+            eos_token_id=self.tokenizer.eos_token_id,
+            stop_strings=list(sampling.stop) or None,
+            repetition_penalty=sampling.repetition_penalty if sampling.repetition_penalty != 1.0 else None,
+        )
+        start = time.perf_counter()
+        torch.manual_seed(sampling.seed)
+        batch = self.tokenizer.pad({"input_ids": encoded}, return_tensors="pt").to(self.device)
+        with torch.inference_mode():
+            # the tokenizer lets generate match stop strings across token boundaries
+            out = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer)
+        outputs = []
+        for row in out[:, batch["input_ids"].shape[1] :]:
+            kept = row[row != self.tokenizer.pad_token_id]
+            self.counters.new_tokens += int(kept.numel())
+            outputs.append(reply(prefix, self.tokenizer.decode(kept, skip_special_tokens=True), sampling.stop))
+        self.counters.seconds += time.perf_counter() - start
+        self.counters.calls += 1
+        self.counters.prompts += len(requests)
+        self.counters.prompt_tokens += sum(len(ids) for ids in encoded)
         return outputs
 
     def generate(
@@ -187,45 +252,8 @@ class TransformersBackend:
         stop: tuple[str, ...] = (),
         repetition_penalty: float = 1.0,
     ) -> list[str]:
-        from transformers import GenerationConfig
-
-        torch = self._torch
-        encoded = [encode_chat(self.tokenizer, p, system, response_prefix) for p in prompts]
-        for ids in encoded:
-            _check_fits(ids, max_new_tokens, self.context_length)
-        sampling = temperature > 0
-        config = GenerationConfig(
-            max_new_tokens=max_new_tokens,
-            do_sample=sampling,
-            temperature=temperature if sampling else None,
-            top_p=top_p if sampling and top_p < 1.0 else None,
-            top_k=None,
-            pad_token_id=self.tokenizer.pad_token_id,
-            eos_token_id=self.tokenizer.eos_token_id,
-            stop_strings=list(stop) or None,
-            repetition_penalty=repetition_penalty if repetition_penalty != 1.0 else None,
-        )
-        # longest first, so each batch pads little; outputs go back to the caller's order
-        order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
-        outputs: list[str] = [""] * len(encoded)
-        start = time.perf_counter()
-        torch.manual_seed(seed)
-        for lo in range(0, len(order), self.batch_size):
-            idx = order[lo : lo + self.batch_size]
-            batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt").to(self.device)
-            with torch.inference_mode():
-                # the tokenizer lets generate match stop strings across token boundaries
-                out = self.model.generate(**batch, generation_config=config, tokenizer=self.tokenizer)
-            new = out[:, batch["input_ids"].shape[1] :]
-            for i, row in zip(idx, new, strict=True):
-                kept = row[row != self.tokenizer.pad_token_id]
-                self.counters.new_tokens += int(kept.numel())
-                outputs[i] = reply(response_prefix, self.tokenizer.decode(kept, skip_special_tokens=True), stop)
-        self.counters.seconds += time.perf_counter() - start
-        self.counters.calls += 1
-        self.counters.prompts += len(prompts)
-        self.counters.prompt_tokens += sum(len(ids) for ids in encoded)
-        return outputs
+        sampling = Sampling(max_new_tokens, temperature, top_p, seed, tuple(stop), repetition_penalty)
+        return self.generate_requests([GenerationRequest(p, sampling, system, response_prefix) for p in prompts])
 
 
 class VLLMBackend:
@@ -269,7 +297,7 @@ class VLLMBackend:
         self.tokenizer = self._llm.get_tokenizer()
         self.model_id = model_id or self.model_dir.name
         self.fingerprint = model_fingerprint(self.model_dir)
-        native = int(describe_model(self.model_dir)["max_position_embeddings"] or 2048)
+        native = native_context_length(self.model_dir)
         self.context_length = min(native, max_model_len) if max_model_len else native
         self.counters = GenerationCounters()
 
@@ -338,3 +366,15 @@ def make_backend(kind: BackendKind, model_dir: Path, model_id: str | None = None
     if resolve_backend_kind(kind) == "vllm":
         return VLLMBackend(model_dir, model_id=model_id, **kwargs)
     return TransformersBackend(model_dir, model_id=model_id, **kwargs)
+
+
+@dataclass(frozen=True)
+class BackendSpec:
+    """What opens a backend: picklable, so a compute engine's workers open the model themselves."""
+
+    kind: BackendKind
+    model_dir: Path
+    model_id: str | None = None
+
+    def open(self) -> LLMBackend:
+        return make_backend(self.kind, self.model_dir, model_id=self.model_id)

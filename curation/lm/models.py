@@ -115,23 +115,30 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def load_causal_lm(model_dir: Path, device: str = "cpu", dtype=None):
-    """Load ``(tokenizer, model)`` from a local HF directory, in eval mode, on ``device``.
-
-    ``dtype`` defaults to float32 on CPU (bf16 matmuls are slow there) and bfloat16 on CUDA.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_tokenizer(model_dir: Path):
+    """The tokenizer of a local HF model directory (no weights loaded)."""
+    from transformers import AutoTokenizer
 
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").is_file():
         raise ModelNotFoundError(
             f"{model_dir} is not an HF model directory (no config.json); accepted specs: {ACCEPTED_SPECS}"
         )
+    return AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+
+
+def load_causal_lm(model_dir: Path, device: str = "cpu", dtype=None):
+    """Load ``(tokenizer, model)`` from a local HF directory, in eval mode, on ``device``.
+
+    ``dtype`` defaults to float32 on CPU (bf16 matmuls are slow there) and bfloat16 on CUDA.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(model_dir)
     if dtype is None:
         dtype = torch.bfloat16 if str(device).startswith("cuda") else torch.float32
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(Path(model_dir), local_files_only=True, dtype=dtype)
     model.to(device)
     model.eval()
     return tokenizer, model

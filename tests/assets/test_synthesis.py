@@ -2,6 +2,7 @@
 regenerates nothing, and the CoT / discipline QA documents reach corpus/mixed under their slice names."""
 
 import shutil
+from contextlib import contextmanager
 
 import dagster as dg
 import yaml
@@ -27,10 +28,11 @@ class ScriptedLLM(LLMResource):
     """Test double for the `llm` resource: its backend is the scripted one (generation content is decided by
     tests/curation/synthesis/helpers.answer); ``model`` still names a real tokenizer for the mixture."""
 
-    def make_backend(self):
+    @contextmanager
+    def backend_on(self, engine):
         backend = ScriptedBackend(answer)
         CALLS.append(backend)
-        return backend
+        yield backend
 
 
 def configs(root):

@@ -5,6 +5,7 @@ compared. One local Ray (2 CPUs, 128 MiB object store) serves the module."""
 
 import json
 import shutil
+from dataclasses import replace
 
 import pyarrow as pa
 import pytest
@@ -15,6 +16,8 @@ from curation.document import DOC_SCHEMA, DROP_SCHEMA
 from curation.embeddings import EmbedderSpec
 from curation.ingest import ingest_category
 from curation.lake import Lake, PartitionWriter
+from curation.lm.generation import BackendSpec, GenerationRequest, Sampling, TransformersBackend
+from curation.rewrite import RewriteConfig
 from curation.sample_corpus import build_sample_corpus
 from curation.scoring import (
     ScoringModels,
@@ -26,6 +29,8 @@ from curation.scoring import (
     train_kenlm,
 )
 from resources.configs import REPO_CONFIGS
+from tests.curation.lm.conftest import model_cache, tiny_llama_dir, tinycoder_dir  # noqa: F401 - shared fixtures
+from tests.curation.rewrite.helpers import PARAGRAPHS, run, table, written
 
 pytest.importorskip("ray")
 
@@ -200,3 +205,46 @@ def test_semantic_dedup_embeddings_on_ray_workers_are_the_local_ones(tmp_path, r
         assert results["local", category] == results["ray", category], category
     assert all(results["local", c][2]["docs"] > 0 for c in CATEGORIES)  # every survivor was embedded
     assert sum(results["local", c][3].get("semantic_duplicate", 0) for c in CATEGORIES) >= 1
+
+
+def generation_requests() -> list[GenerationRequest]:
+    """Real sentences in three sampling groups of 20 (three padded batches of 8, 8 and 4 each): greedy, seeded
+    sampling, and a prefilled reply cut at a stop string."""
+    texts = [" ".join(p.split()[: 6 + 3 * (i % 5)]) for i, p in enumerate((PARAGRAPHS * 8)[:20])]
+    groups = [(Sampling(8), None, ""), (Sampling(6, temperature=1.0, seed=5), "Be brief.", ""),
+              (Sampling(8, stop=(".",)), None, "Answer:")]
+    return [GenerationRequest(f"Rephrase: {t}", s, system, prefix) for s, system, prefix in groups for t in texts]
+
+
+def test_generation_on_ray_actors_is_the_local_generation(ray_engine, tiny_llama_dir):  # noqa: F811
+    """Two Ray actors, each with its own copy of the model, run the padded batches the in-process backend plans:
+    every text (greedy, sampled, prefilled) and the token counts are the local ones."""
+    requests = generation_requests()
+    local = TransformersBackend(tiny_llama_dir, device="cpu")
+    expected = local.generate_requests(requests)
+    with ray_engine.generation(BackendSpec("transformers", tiny_llama_dir, "tiny-llama")) as backend:
+        assert backend.workers == 2 and backend.name == "transformers"
+        assert backend.fingerprint == local.fingerprint  # the cache key: a local run's cache serves a Ray run
+        got = backend.generate_requests(requests)
+        assert backend.count_tokens(requests[0].prompt) == local.count_tokens(requests[0].prompt)
+    assert got == expected
+    assert backend.counters.new_tokens == local.counters.new_tokens and backend.counters.calls == 9
+    assert len(set(expected)) > 20 and all(t.startswith("Answer:") for t in expected[40:])  # not vacuous
+
+
+def test_rewrite_stage_on_ray_actors_gives_the_local_partition(tmp_path, ray_engine, tiny_llama_dir):  # noqa: F811
+    """The rewrite stage driving the Ray backend writes what it writes with the in-process one: the same rows, the
+    same drops and reasons, the same generation counts (a random model's rewrites all fail validation)."""
+    config = replace(RewriteConfig(keep_originals=True), routes={"prose": {"high": ("wrap_medium", "distill")}},
+                     max_attempts=2)
+    config = replace(config, sampling=replace(config.sampling, max_new_tokens=4))
+    docs = table(PARAGRAPHS[:3], ["high", "high", "low"])
+    local = run(tmp_path / "local", docs, TransformersBackend(tiny_llama_dir, device="cpu"), config)
+    with ray_engine.generation(BackendSpec("transformers", tiny_llama_dir)) as backend:
+        remote = run(tmp_path / "ray", docs, backend, config)
+    (local_stats, *local_files), (remote_stats, *remote_files) = local, remote
+    (local_rows, local_drops), (remote_rows, remote_drops) = map(written, local_files), map(written, remote_files)
+    assert local_rows == remote_rows and local_drops == remote_drops
+    for key in ("generated", "synthetic_docs", "new_tokens", "drops_by_reason", "docs_out"):
+        assert local_stats[key] == remote_stats[key], key
+    assert local_stats["generated"] == 8 and len(local_drops) == 4 and len(local_rows) == 3

@@ -8,6 +8,7 @@ from assets.scored_checks import SCORED_CHECK_SPECS, scored_check_results
 from assets.scored_metadata import bar_chart, quantiles_table
 from curation.compute import ParquetFiles
 from curation.lake import stage_writers
+from curation.parts import parts_root
 from curation.reference import sample_documents
 from curation.scoring import ScoringModels, load_scoring_config, score_partition, scored_schema
 from curation.scoring.profiles import detect_profile
@@ -48,7 +49,7 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
     schema = scored_schema(data.read_schema("deduped", category))
     with stage_writers(data, "scored", category, schema) as (out, drops_out), compute.open() as engine:
         stats = score_partition(ParquetFiles.of(data.files("deduped", category)), category, config, models, out,
-                                drops_out, profile=profile, engine=engine)
+                                drops_out, profile=profile, engine=engine, parts=parts_root(data, "scored", category))
     lake.catalog.record_stage_stats("scored", category, stats["docs_in"], stats["docs_out"], stats, context.run_id)
     quality = stats["quality_bucket_fraction"] or {}
     return dg.MaterializeResult(
@@ -72,6 +73,8 @@ def scored_corpus(context: dg.AssetExecutionContext, lake: LakeResource, embedde
             "config_version": config.version,
             "mb_per_s": float(stats["mb_per_s"] or 0.0),
             "seconds": stats["seconds"],
+            # shard files whose pass 1 a killed or earlier run had finished (curation/scoring/resume.py)
+            "files_resumed": stats["files_resumed"],
         },
         check_results=scored_check_results(data, category, stats, check_thresholds(configs)),
     )

@@ -105,7 +105,13 @@ def run_whole_graph(instance, resources):
         run(["ingest", "dedup"], category)
     run(["quality_models"])
     for category in CATEGORIES:
-        run(["scoring", "rewriting", "selection", "synthesis"], category)
+        first = run(["scoring", "rewriting", "selection", "synthesis"], category)
+    # scoring again: every shard file's pass 1 is a committed part, so none is scored twice; same rows
+    before = resources["lake"].lake.read("scored", category).to_pylist()
+    again = run(["scoring"], category).asset_materializations_for_node("corpus__scored")[0].metadata
+    assert again["files_resumed"].value == len(resources["lake"].lake.files("deduped", category)) >= 1
+    assert first.asset_materializations_for_node("corpus__scored")[0].metadata["files_resumed"].value == 0
+    assert resources["lake"].lake.read("scored", category).to_pylist() == before
     for stage in stage_partitions.get_partition_keys():  # the curriculum, stage after stage
         final = run(["mixture", "training", "evaluation"], stage)
         mat = final.asset_materializations_for_node("model__eval_table")[0]

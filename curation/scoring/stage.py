@@ -1,10 +1,12 @@
 """The scoring stage: heuristic rules drop or flag, models score, every figure becomes a column.
 
-``score_partition`` streams record batches twice over a disk spill, never the corpus in memory:
-the category's profile (detected from its documents) selects its rule sets; pass 1 applies them (hard failures → drops with the rule as reason; soft
-failures → ``rule_flags``), language ID, perplexity and the classifiers, and writes the kept
-rows to a temporary parquet file next to the output; then the category's perplexity terciles
-are known, and pass 2 adds ``loss_bucket`` while copying the spill into ``out``.
+``score_partition`` streams record batches twice over parts on disk, never the corpus in memory:
+the category's profile (detected from its documents) selects its rule sets; pass 1 applies them (hard
+failures → drops with the rule as reason; soft failures → ``rule_flags``), language ID, perplexity and the
+classifiers, and writes each input file's kept rows and drops to a part of its own (``resume.py``: kept
+between runs when the caller names a folder, so a killed run resumes after its last finished file); then
+the category's perplexity terciles are known, and pass 2 adds ``loss_bucket`` while copying the parts into
+``out``.
 """
 
 import itertools
@@ -26,6 +28,7 @@ from curation.compute import BatchMapper, Engine, ParquetFiles
 from curation.document import DOC_SCHEMA, Drop, drops_to_table, validate_category
 from curation.embeddings import EmbedderSpec, load_embedder
 from curation.lake import PartitionWriter
+from curation.parts import PartStore
 from curation.scoring.config import ScoringConfig
 from curation.scoring.edu_regressor import MAX_SCORE, EduRegressor, Embedder
 from curation.scoring.ensemble import (
@@ -43,6 +46,7 @@ from curation.scoring.heuristics import apply_rules_gated
 from curation.scoring.kenlm_ppl import KenLMScorer
 from curation.scoring.langid import LanguageId, is_mismatch
 from curation.scoring.profiles import Profile, detect_profile
+from curation.scoring.resume import FilePart, file_key, models_identity, parts_version
 from curation.scoring.rules import Failure
 from curation.scoring.text_stats import TextStats
 
@@ -165,38 +169,58 @@ def score_partition(
     drops_out: PartitionWriter,
     profile: Profile | None = None,
     engine: Engine | None = None,
+    parts: Path | None = None,
 ) -> dict:
     """Score one category partition; kept rows go to ``out``, drops to ``drops_out`` (not
     committed here: the caller commits both). ``profile``: the category's detected profile (the
     asset detects it on a hash sample of the partition); None detects it on the first documents.
     With shard files (``ParquetFiles``) and an ``engine``, the rules and language ID run through the
     engine (``RulesMapper``; Ray Data with ``ray``), and so do the perplexity and classifier models when
-    ``models`` came from ``ScoringModels.load`` (each worker opens them once), with the same result. Returns
-    JSON-serialisable stats."""
+    ``models`` came from ``ScoringModels.load`` (each worker opens them once), with the same result.
+    ``parts``: a folder (``curation.parts.parts_root``) where pass 1 commits each shard file's output as it
+    finishes, so a re-run or a killed run resumes after the last finished file (``resume.py``; shard files only).
+    Returns JSON-serialisable stats."""
     validate_category(category)
     langid = models.langid or LanguageId(config.langid)
-    source = batches if isinstance(batches, ParquetFiles) and engine is not None else None
-    batches = iter(batches.iter_batches() if isinstance(batches, ParquetFiles) else batches)
+    files = batches if isinstance(batches, ParquetFiles) else None
+    stream = iter(files.iter_batches() if files is not None else batches)
     if profile is None:
-        profile, batches = _profile_from_head(batches, langid, config)
+        profile, stream = _profile_from_head(stream, langid, config)
     cat_cfg = config.for_category(category, profile)
     expected = cat_cfg.languages or profile.languages
-    tally = _Tally()
+    identity = models_identity(models.files, bool(models.kenlm or models.dclm or models.edu))
     t_start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix=".scoring-spill-", dir=out.target_dir.parent) as spill_dir:
-        spill_path = Path(spill_dir) / "pass1.parquet"
-        # the models go to the workers of a distributed engine; in this process they are loaded already
-        files = models.worker_files() if source is not None and engine.name != "local" else None
-        ruled = (_ruled_by_engine(source, engine, category, config, cat_cfg, expected, tally, files)
-                 if source is not None
-                 else ((b, _apply_rules(b, category, config, cat_cfg, expected, langid, tally)) for b in batches))
-        wrote = _score_to_spill(ruled, category, config, models, drops_out, spill_path, tally)
-        ppl_all = tally.values("ppl") if tally.parts["ppl"] else np.empty(0)
-        loss_edges = tercile_edges(ppl_all)
-        docs_out, loss_counts = _write_with_loss_buckets(spill_path, loss_edges, out) if wrote else (0, Counter())
+    with tempfile.TemporaryDirectory(prefix=".scoring-parts-", dir=out.target_dir.parent) as scratch:
+        resumable = bool(parts is not None and files is not None and files.paths and identity is not None)
+        schema = pq.read_schema(files.paths[0]) if files is not None and files.paths else DOC_SCHEMA
+        store = PartStore(Path(parts) if resumable else Path(scratch),
+                          parts_version(config.version, profile.rules_key, expected, identity or "", schema))
+        keys = [file_key(path) for path in files.paths] if resumable else [f"input-{i}" for i in
+                                                                             range(len(files.paths) if files else 1)]
+        settled = store.by_item()
+        todo = [i for i, key in enumerate(keys) if key not in settled]
+        tallies: dict[int, _Tally] = {}
+        tally_of = lambda i: tallies.setdefault(i, _Tally())  # one tally per input file
+        if files is None:
+            ruled = ((0, b, _apply_rules(b, category, config, cat_cfg, expected, langid, tally_of(0))) for b in stream)
+        elif engine is None:
+            ruled = ((i, b, _apply_rules(b, category, config, cat_cfg, expected, langid, tally_of(i)))
+                     for i in todo for b in pq.ParquetFile(files.paths[i]).iter_batches(batch_size=2048,
+                                                                                       columns=files._columns))
+        else:
+            # the models go to the workers of a distributed engine; in this process they are loaded already
+            worker_models = models.worker_files() if engine.name != "local" else None
+            ruled = _ruled_by_engine(files, todo, engine, category, config, cat_cfg, expected, tally_of, worker_models)
+        _score_to_parts(ruled, keys, store, category, config, models, tally_of, tallies)
+        docs_out, tally, ppl_all, loss_edges, loss_counts = _assemble(store, keys, out, drops_out)
+        if resumable:
+            store.forget(set(keys))
+            store.prune()
     elapsed = time.perf_counter() - t_start
-    return _summary(category, config, profile, expected, tally, ppl_all, loss_edges, loss_counts, docs_out,
-                    elapsed)
+    stats = _summary(category, config, profile, expected, tally, ppl_all, loss_edges, loss_counts, docs_out, elapsed)
+    stats["files_resumed"] = len(keys) - len(todo) if files is not None else 0
+    stats["resumable"] = bool(resumable)
+    return stats
 
 
 def _profile_from_head(batches, langid: LanguageId, config: ScoringConfig):
@@ -210,24 +234,61 @@ def _profile_from_head(batches, langid: LanguageId, config: ScoringConfig):
     return detect_profile(texts, langid, config.profile), itertools.chain(head, batches)
 
 
-def _score_to_spill(ruled, category, config, models, drops_out, spill_path: Path, tally: _Tally) -> bool:
-    """Pass 1: per batch, given its rule verdicts (rules, language ID), the model scores; kept rows to the
-    spill file, drops to ``drops_out``. Returns whether anything was spilled."""
-    spill: pq.ParquetWriter | None = None
-    for batch, (keep, rows, drops) in ruled:
+def _score_to_parts(ruled, keys, store: PartStore, category, config, models, tally_of, tallies) -> None:
+    """Pass 1: per batch, given its rule verdicts (rules, language ID), the model scores; each input file's kept
+    rows and drops stream into its part, committed with the file's tally once its last batch is done."""
+    part, current = None, None
+    for i, batch, (keep, rows, drops) in ruled:
+        if i != current:
+            if part is not None:
+                part.commit(_tally_counts(tallies.pop(current)))
+            part, current = FilePart(store, keys[i]), i
+        tally = tally_of(i)
         table = _scored_table(batch, keep, rows, models, config, tally, category, drops) if keep else None
         for d in drops:
             tally.drops_by_reason[d.reason] += 1
         if drops:
-            drops_out.write(drops_to_table(drops))
-        if table is None:
-            continue
-        if spill is None:
-            spill = pq.ParquetWriter(spill_path, table.schema)
-        spill.write_table(table)
-    if spill is not None:
-        spill.close()
-    return spill is not None
+            part.write_drops(drops_to_table(drops))
+        if table is not None:
+            part.write_rows(table)
+    if part is not None:
+        part.commit(_tally_counts(tallies.pop(current)))
+
+
+def _assemble(store: PartStore, keys: list[str], out: PartitionWriter, drops_out: PartitionWriter):
+    """Pass 2 over the parts of the current input files, in file order: the tally and the score arrays (read
+    back from the kept rows, the same values pass 1 computed), the perplexity terciles, then rows labelled
+    loss0/1/2 into ``out`` and the drops into ``drops_out``."""
+    settled = store.by_item()
+    parts = [(key, settled[key]) for key in keys if key in settled]
+    tally = _Tally()
+    for _, part in parts:
+        _add_counts(tally, part.counters)
+    with_rows = [store.path(part.name, "rows") for key, part in parts if part.items[key]["rows"]]
+    for path in with_rows:
+        _tally_scores(pq.read_table(path, columns=list(_SCORE_ARRAYS.values())), tally)
+    ppl_all = tally.values("ppl") if tally.parts["ppl"] else np.empty(0)
+    loss_edges = tercile_edges(ppl_all)
+    docs_out, loss_counts = _write_with_loss_buckets(with_rows, loss_edges, out)
+    for _, part in parts:
+        drops = pq.read_table(store.path(part.name, "drops"))
+        if drops.num_rows:
+            drops_out.write(drops)
+    return docs_out, tally, ppl_all, loss_edges, loss_counts
+
+
+# tally arrays <- the kept rows' columns; a model that did not run left its column null
+_SCORE_ARRAYS = {"ppl": "ppl", "dclm": "dclm_score", "edu": "edu_score", "bucket": "ensemble_bucket",
+                 "edu_int": "edu_int"}
+
+
+def _tally_scores(scores: pa.Table, tally: _Tally) -> None:
+    for key, column in _SCORE_ARRAYS.items():
+        values = scores.column(column)
+        if key == "ppl":  # always kept (NaN without KenLM, stored as null)
+            tally.parts[key].append(values.to_numpy(zero_copy_only=False).astype(np.float64))
+        elif values.null_count == 0:
+            tally.parts[key].append(values.to_numpy(zero_copy_only=False))
 
 
 def _apply_rules(batch, category, config, cat_cfg, expected, langid, tally: _Tally):
@@ -289,10 +350,6 @@ def _scored_table(batch, keep, rows, models, config, tally: _Tally, category: st
         edu_int=edu_int, ensemble_bucket=buckets,
         quality_bucket=quality_labels(buckets, config.ensemble) if buckets is not None else None,
     )
-    tally.parts["ppl"].append(np.asarray(scores["ppl"], dtype=np.float64))
-    for key, values in (("dclm", scores["dclm"]), ("edu", scores["edu"]), ("bucket", buckets), ("edu_int", edu_int)):
-        if values is not None:
-            tally.parts[key].append(values)
     return _kept_table(batch.take(pa.array(keep)), rows)
 
 
@@ -321,10 +378,10 @@ def _tally_kept(rows, tally: _Tally) -> None:
         tally.n_cjk += cjk
 
 
-def _write_with_loss_buckets(spill_path: Path, loss_edges, out: PartitionWriter) -> tuple[int, Counter]:
+def _write_with_loss_buckets(paths: list[Path], loss_edges, out: PartitionWriter) -> tuple[int, Counter]:
     """Pass 2: the category's perplexity terciles are known; label loss0/1/2 while copying to ``out``."""
     docs_out, loss_counts = 0, Counter()
-    for part in pq.ParquetFile(spill_path).iter_batches(batch_size=4096):
+    for part in (b for path in paths for b in pq.ParquetFile(path).iter_batches(batch_size=4096)):
         ppl = part.column("ppl").to_numpy(zero_copy_only=False).astype(np.float64)
         labels = loss_buckets(ppl, loss_edges)
         loss_counts.update(x for x in labels if x is not None)
@@ -440,8 +497,22 @@ def _quantiles(values: np.ndarray) -> dict | None:
 
 
 _VERDICT, _TALLY = "_rules_verdict", "_rules_tally"
-_TALLY_COUNTERS = ("flags_by_rule", "langs", "timings")
+_TALLY_COUNTERS = ("drops_by_reason", "flags_by_rule", "langs", "timings")
 _TALLY_COUNTS = ("docs_in", "bytes_in", "n_mismatch", "n_cjk")
+
+
+def _tally_counts(tally: _Tally) -> dict:
+    """A tally's counts as JSON (a batch's, from a worker; a shard file's, in its part's marker)."""
+    counts = {k: getattr(tally, k) for k in _TALLY_COUNTS}
+    counts.update({k: dict(getattr(tally, k)) for k in _TALLY_COUNTERS})
+    return counts
+
+
+def _add_counts(tally: _Tally, counts: dict) -> None:
+    for k in _TALLY_COUNTS:
+        setattr(tally, k, getattr(tally, k) + counts[k])
+    for k in _TALLY_COUNTERS:
+        getattr(tally, k).update(counts.get(k, {}))
 
 
 class RulesMapper(BatchMapper):
@@ -490,54 +561,50 @@ class RulesMapper(BatchMapper):
             i = next(i for i in position[d.doc_id] if i not in taken)
             taken.add(i)
             verdicts[i] = json.dumps({"drop": [d.reason, d.detail]})
-        counts = {k: getattr(tally, k) for k in _TALLY_COUNTS}
-        counts.update({k: dict(getattr(tally, k)) for k in _TALLY_COUNTERS})
-        tallies = [json.dumps(counts)] + [None] * (table.num_rows - 1) if table.num_rows else []
+        tallies = [json.dumps(_tally_counts(tally))] + [None] * (table.num_rows - 1) if table.num_rows else []
         return table.append_column(_VERDICT, pa.array(verdicts, pa.string())).append_column(
             _TALLY, pa.array(tallies, pa.string()))
 
 
-def _ruled_by_engine(source: ParquetFiles, engine: Engine, category, config, cat_cfg, expected, tally: _Tally,
-                     models: ModelFiles | None = None, batch_size: int = 2048):
-    """(batch, (keep, rows, drops)) as ``_apply_rules`` gives them, computed by the engine; batches are cut
-    at the same boundaries as ``Lake.iter_batches`` (per file, ``batch_size`` rows), so the model scores
-    that follow see the same batches as in-process. With ``models`` the engine's mapper scores the kept rows
-    too, on batches of ``batch_size`` (the in-process batches), so its numbers are the in-process ones."""
+def _ruled_by_engine(files: ParquetFiles, todo: list[int], engine: Engine, category, config, cat_cfg, expected,
+                     tally_of: Callable[[int], _Tally], models: ModelFiles | None = None, batch_size: int = 2048):
+    """(file index, batch, (keep, rows, drops)) as ``_apply_rules`` gives them for the files ``todo``, computed
+    by the engine; batches are cut at the same boundaries as ``Lake.iter_batches`` (per file, ``batch_size``
+    rows), so the model scores that follow see the same batches as in-process. With ``models`` the engine's
+    mapper scores the kept rows too, on batches of ``batch_size`` (the in-process batches), so its numbers are
+    the in-process ones."""
+    if not todo:
+        return
     mapper = RulesMapper(category, config, cat_cfg, expected, models)
+    source = ParquetFiles.of([files.paths[i] for i in todo], files.columns)
     held: list[pa.Table] = []
     current = None
 
-    def emit(tables):
+    def emit(tables, i):
         table = pa.concat_tables(tables).combine_chunks()
         for start in range(0, table.num_rows, batch_size):
-            part = table.slice(start, batch_size)
-            yield _decode(part, category, config, tally)
+            yield (i, *_decode(table.slice(start, batch_size), category, config, tally_of(i)))
 
-    for i, table in engine.map_files(source, mapper, batch_size=batch_size if models is not None else None):
-        if current is not None and i != current:
-            yield from emit(held)
+    for j, table in engine.map_files(source, mapper, batch_size=batch_size if models is not None else None):
+        if current is not None and todo[j] != current:
+            yield from emit(held, current)
             held = []
-        current = i
+        current = todo[j]
         held.append(table)
         rows_held = sum(t.num_rows for t in held)
         if rows_held >= batch_size:
             whole = pa.concat_tables(held).combine_chunks()
             cut = rows_held - rows_held % batch_size
-            yield from emit([whole.slice(0, cut)])
+            yield from emit([whole.slice(0, cut)], current)
             held = [whole.slice(cut)] if cut < rows_held else []
     if held:
-        yield from emit(held)
+        yield from emit(held, current)
 
 
 def _decode(part: pa.Table, category, config, tally: _Tally):
     for text in part.column(_TALLY).to_pylist():
-        if text is None:
-            continue
-        counts = json.loads(text)
-        for k in _TALLY_COUNTS:
-            setattr(tally, k, getattr(tally, k) + counts[k])
-        for k in _TALLY_COUNTERS:
-            getattr(tally, k).update(counts[k])
+        if text is not None:
+            _add_counts(tally, json.loads(text))
     verdicts = [json.loads(v) for v in part.column(_VERDICT).to_pylist()]
     batch = part.drop_columns([_VERDICT, _TALLY]).to_batches()[0] if part.num_rows else None
     ids = part.column("id").to_pylist()

@@ -26,6 +26,7 @@ from curation.document import DOC_SCHEMA, Drop, drops_to_table, validate_categor
 from curation.hashing import short_digest
 from curation.lake import Lake, PartitionWriter
 from curation.lm.generation import GenerationRequest, LLMBackend, Sampling
+from curation.parts import ITEM_COLUMN, PartStore, parts_root, schema_digest
 from curation.rewrite.cache import GenerationCache, generate_cached
 from curation.rewrite.kinds import KindConfig, document_kind
 from curation.rewrite.plan import skip_reason
@@ -43,7 +44,6 @@ from curation.synthesis.config import (
     SynthesisConfig,
     TwoPassConfig,
 )
-from curation.synthesis.parts import ITEM_COLUMN, PartStore, parts_root, schema_digest
 
 STAGES = {CHUNKS: "cot_chunks", SUMMARIES: "cot_summaries", COT: "cot_synthesis", DISCIPLINE_QA: "discipline_qa"}
 TRAINING_STAGES = (STAGES[COT], STAGES[DISCIPLINE_QA])  # what the mixture reads

@@ -1,18 +1,17 @@
-"""Resumable per-batch outputs: what a synthesis step finished survives a killed run.
+"""Resumable per-batch outputs: what a long stage finished survives a killed run.
 
-Each batch a step finishes is written at once under
-``$CORPUSFORGE_HOME/state/<stage>/parts/<category>/<version>/`` as ``part-NNNNNN.rows.parquet`` (kept
-documents, plus an ``_item`` column naming the work item each came from), ``.drops.parquet`` and
-last, as the commit marker, ``.json`` (every item the batch settled, with its outcome, and the
-batch's generation counters). A re-run skips every item a marker names, so it never regenerates a
-finished item, and a kill loses at most the batch in flight, whose finished generations are in the
-generation cache anyway (``curation/rewrite/cache.py``). The partition's output is assembled from
+Each batch (a synthesis step's batch of work items, a scoring shard file) a stage finishes is written at
+once under ``$CORPUSFORGE_HOME/state/<stage>/parts/<category>/<version>/`` as ``part-NNNNNN.rows.parquet``
+(its rows; a synthesis part adds an ``_item`` column naming the work item each came from),
+``.drops.parquet`` and last, as the commit marker, ``.json`` (every item the batch settled, with its
+outcome, and the batch's counters). A re-run skips every item a marker names, so it never redoes a
+finished item, and a kill loses at most the batch in flight (a synthesis batch's finished generations are
+in the generation cache anyway, ``curation/rewrite/cache.py``). The partition's output is assembled from
 the parts at the end of a run and swapped in atomically by the caller's writers.
 
-``version`` is the step's config + template hash and the output schema's: a changed prompt or
-bound starts a new folder (old folders are removed after the next successful assembly), while the
-generation cache still answers every prompt that did not change. Parts are written only under
-the partition lock the stage's writers hold (``curation/lake.stage_writers``).
+``version`` is the stage's config (+ template, models) hash and the output schema's: a changed prompt,
+bound or model starts a new folder (old folders are removed after the next successful assembly). Parts are
+written only under the partition lock the stage's writers hold (``curation/lake.stage_writers``).
 """
 
 import json
@@ -66,6 +65,7 @@ class PartStore:
         self.version = version
         self.dir = self.root / version
         self.dir.mkdir(parents=True, exist_ok=True)
+        self._next = max((int(m.stem.removeprefix("part-")) for m in self.dir.glob("part-*.json")), default=-1) + 1
 
     def parts(self) -> list[Part]:
         """Committed parts, in the order they were written."""
@@ -80,14 +80,45 @@ class PartStore:
 
     def write(self, rows: pa.Table, drops: pa.Table, items: dict[str, dict], counters: dict) -> str:
         """Commit one batch: its rows and drops, then the marker naming the items it settled."""
-        name = f"part-{len(self.parts()):06d}"
-        write_parquet_atomic(self.dir / f"{name}.rows.parquet", rows)
-        write_parquet_atomic(self.dir / f"{name}.drops.parquet", drops)
-        _write_json_atomic(self.dir / f"{name}.json", {"items": items, "counters": counters})
+        name = self.reserve()
+        write_parquet_atomic(self.path(name, "rows"), rows)
+        write_parquet_atomic(self.path(name, "drops"), drops)
+        self.commit(name, items, counters)
         return name
 
+    def reserve(self) -> str:
+        """The name of the next part. After the highest committed one, not their count (``forget`` leaves
+        gaps); a part cut short by a kill had no marker yet, so its files are overwritten."""
+        name = f"part-{self._next:06d}"
+        self._next += 1
+        return name
+
+    def path(self, name: str, kind: str) -> Path:
+        """Where part ``name`` keeps its ``rows`` or ``drops``."""
+        return self.dir / f"{name}.{kind}.parquet"
+
+    def commit(self, name: str, items: dict[str, dict], counters: dict) -> None:
+        """The marker, written last: from now on part ``name`` settles ``items``."""
+        _write_json_atomic(self.dir / f"{name}.json", {"items": items, "counters": counters})
+
+    def by_item(self) -> dict[str, Part]:
+        """The committed part that settled each item."""
+        return {key: part for part in self.parts() for key in part.items}
+
+    def read(self, part: Part, kind: str) -> pa.Table:
+        """A committed part's ``rows`` or ``drops``."""
+        return self._read(part.name, kind, None)
+
+    def forget(self, keep: set[str]) -> int:
+        """Remove the committed parts that settled none of the items in ``keep`` (inputs that are gone)."""
+        gone = [part for part in self.parts() if not keep.intersection(part.items)]
+        for part in gone:
+            for suffix in (".json", ".rows.parquet", ".drops.parquet"):  # the marker first: never a half part
+                (self.dir / f"{part.name}{suffix}").unlink(missing_ok=True)
+        return len(gone)
+
     def _read(self, name: str, kind: str, keep: set[str] | None) -> pa.Table:
-        table = pq.read_table(self.dir / f"{name}.{kind}.parquet")
+        table = pq.read_table(self.path(name, kind))
         if keep is not None and ITEM_COLUMN in table.column_names:
             table = table.filter(pc.is_in(table.column(ITEM_COLUMN), pa.array(sorted(keep), pa.string())))
         return table

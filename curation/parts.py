@@ -105,10 +105,6 @@ class PartStore:
         """The committed part that settled each item."""
         return {key: part for part in self.parts() for key in part.items}
 
-    def read(self, part: Part, kind: str) -> pa.Table:
-        """A committed part's ``rows`` or ``drops``."""
-        return self._read(part.name, kind, None)
-
     def forget(self, keep: set[str]) -> int:
         """Remove the committed parts that settled none of the items in ``keep`` (inputs that are gone)."""
         gone = [part for part in self.parts() if not keep.intersection(part.items)]

@@ -17,7 +17,8 @@ from curation.lm.generation import (
     BackendSpec,
     GenerationCounters,
     GenerationRequest,
-    encode_chat,
+    count_tokens,
+    encode_request,
     native_context_length,
     plan_batches,
 )
@@ -74,14 +75,14 @@ class RayGenerationBackend:
         self._batch_size = 0
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_tokens(self.tokenizer, text)
 
     def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:
         if not requests:
             return []
         pool = self._start()
         if self.name == "transformers":
-            lengths = [len(encode_chat(self.tokenizer, r.prompt, r.system, r.response_prefix)) for r in requests]
+            lengths = [len(encode_request(self.tokenizer, r)) for r in requests]
             units, one_batch = plan_batches(requests, lengths, self._batch_size), True
         else:
             share = -(-len(requests) // self.workers)

@@ -137,6 +137,16 @@ def encode_chat(tokenizer, user: str, system: str | None = None, response_prefix
     return tokenizer(text + response_prefix, add_special_tokens=True)["input_ids"]
 
 
+def encode_request(tokenizer, request: GenerationRequest) -> list[int]:
+    """``encode_chat`` of one request: the token ids every backend (and the Ray engine's planner) feeds the model."""
+    return encode_chat(tokenizer, request.prompt, request.system, request.response_prefix)
+
+
+def count_tokens(tokenizer, text: str) -> int:
+    """Tokens of plain text (no special tokens): what the stages budget prompts with."""
+    return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def reply(response_prefix: str, generated: str, stop: tuple[str, ...] = ()) -> str:
     """The assistant's whole reply: the prefilled opening and the model's continuation up to (without)
     the first stop string. Transformers keeps the stop string it halted on and vLLM drops it: both end
@@ -184,10 +194,10 @@ class TransformersBackend:
         self._torch = torch
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_tokens(self.tokenizer, text)
 
     def encode(self, request: GenerationRequest) -> list[int]:
-        return encode_chat(self.tokenizer, request.prompt, request.system, request.response_prefix)
+        return encode_request(self.tokenizer, request)
 
     def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:
         encoded = [self.encode(r) for r in requests]
@@ -302,7 +312,7 @@ class VLLMBackend:
         self.counters = GenerationCounters()
 
     def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return count_tokens(self.tokenizer, text)
 
     def sampling_params(self, sampling: Sampling):
         optional = {"stop": list(sampling.stop)} if sampling.stop else {}
@@ -314,7 +324,7 @@ class VLLMBackend:
         )
 
     def generate_requests(self, requests: list[GenerationRequest]) -> list[str]:
-        encoded = [encode_chat(self.tokenizer, r.prompt, r.system, r.response_prefix) for r in requests]
+        encoded = [encode_request(self.tokenizer, r) for r in requests]
         for ids, request in zip(encoded, requests, strict=True):
             _check_fits(ids, request.sampling.max_new_tokens, self.context_length)
         params = [self.sampling_params(r.sampling) for r in requests]

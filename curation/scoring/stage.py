@@ -219,7 +219,7 @@ def score_partition(
     elapsed = time.perf_counter() - t_start
     stats = _summary(category, config, profile, expected, tally, ppl_all, loss_edges, loss_counts, docs_out, elapsed)
     stats["files_resumed"] = len(keys) - len(todo) if files is not None else 0
-    stats["resumable"] = bool(resumable)
+    stats["resumable"] = resumable
     return stats
 
 

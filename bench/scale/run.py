@@ -412,8 +412,9 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     work = args.work or Path(tempfile.mkdtemp(prefix="cf-scale-"))
     work.mkdir(parents=True, exist_ok=True)
-    report = {"machine": f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, shared "
-                         "with other work while it ran (wall times are noisy; CPU times less so)", "runs": []}
+    # the load before the run says whether other work shared the cores (wall times move with it, CPU times less)
+    report = {"machine": f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, 1-minute "
+                         f"load average {os.getloadavg()[0]:.2f} when the run started", "runs": []}
     if args.merge and (RESULTS / "scale.json").exists():
         report["runs"] = json.loads((RESULTS / "scale.json").read_text())["runs"]
     try:

@@ -211,8 +211,7 @@ class Lake:
     ) -> Iterator[pa.RecordBatch]:
         """Stream a stage's documents for one category; memory is bounded by ``batch_size``."""
         for path in self.files(stage, category):
-            pf = pq.ParquetFile(path)
-            yield from pf.iter_batches(batch_size=batch_size, columns=columns)
+            yield from iter_parquet(path, batch_size=batch_size, columns=columns)
 
     def read(self, stage: str, category: str, columns: list[str] | None = None) -> pa.Table | None:
         """Whole table for small stages (tests, mixtures of a few thousand rows)."""
@@ -239,6 +238,13 @@ def _remove(path: Path) -> str:
     else:
         path.unlink(missing_ok=True)
     return str(path)
+
+
+def iter_parquet(path: str | Path, **options) -> Iterator[pa.RecordBatch]:
+    """``ParquetFile.iter_batches(**options)`` with memory bounded by a row group. Arrow's pre-buffering (on by
+    default) keeps every row group it has read until the file is done, so a stream holds the file's compressed
+    bytes: 364 MB peak for a 50k-row file of source code (263 MB), 115 MB without it (measured)."""
+    yield from pq.ParquetFile(path, pre_buffer=False).iter_batches(**options)
 
 
 def write_parquet(table: pa.Table, path: str | Path) -> None:

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from curation.compute.config import ComputeConfig
 from curation.hashing import short_digest
+from curation.lake import iter_parquet
 from curation.lm.generation import BackendSpec, LLMBackend
 
 
@@ -58,7 +59,7 @@ class ParquetFiles:
 
     def iter_batches(self, batch_size: int = 2048) -> Iterator[pa.RecordBatch]:
         for path in self.paths:
-            yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size, columns=self._columns)
+            yield from iter_parquet(path, batch_size=batch_size, columns=self._columns)
 
     def __iter__(self) -> Iterator[pa.RecordBatch]:
         return self.iter_batches()
@@ -123,7 +124,7 @@ class LocalEngine(Engine):
         mapper.setup()
         size = batch_size or self.config.batch_size
         for i, path in enumerate(source.paths):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=size, columns=source._columns):
+            for batch in iter_parquet(path, batch_size=size, columns=source._columns):
                 table = pa.Table.from_batches([batch])
                 yield i, _checked(mapper(table), table.num_rows)
 
@@ -163,7 +164,7 @@ def _read_rows(path: str, columns: list[str] | None, start: int, stop: int, batc
     """Rows [start, stop) of a parquet file in ``batch_size``-row tables cut at ``start`` + multiples of
     ``batch_size`` (``start`` is a multiple: the batches ``iter_batches`` gives for the whole file); only the row
     groups holding those rows are read."""
-    pf = pq.ParquetFile(path)
+    pf = pq.ParquetFile(path, pre_buffer=False)  # see iter_parquet
     groups, first, offset = [], None, 0
     for g in range(pf.metadata.num_row_groups):
         n = pf.metadata.row_group(g).num_rows

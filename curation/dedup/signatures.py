@@ -26,6 +26,7 @@ from curation.dedup.normalize import normalize_batch
 from curation.dedup.shingles import shingle_batch
 from curation.dedup.spill import text_slices
 from curation.hashing import file_sha256
+from curation.lake import iter_parquet
 
 _SLICE_BYTES = 1 << 20
 TIMERS = ("t_normalise", "t_shingle", "t_signature")
@@ -135,7 +136,7 @@ def signature_tables(source: ParquetFiles | Iterable[pa.RecordBatch], mapper: Si
     for i, (path, target) in enumerate(zip(source.paths, targets)):
         if target.exists():
             stats["shards_from_cache"] += 1
-            for batch in pq.ParquetFile(target).iter_batches():
+            for batch in iter_parquet(target):
                 stats["docs_from_cache"] += batch.num_rows
                 yield pa.Table.from_batches([batch])
             continue

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.document import DROP_SCHEMA
+from curation.lake import iter_parquet
 
 BATCH_ROWS = 2048  # rows per batch read back from a spill or the partition (ComputeConfig.batch_size's default)
 # Text per slice of such a batch: 2,048 source files of ~16 KB are 34 MB of text, several copies of which (Python
@@ -49,7 +50,7 @@ class DropSpill:
     def batches(self, columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
         self.close()
         if self.rows:
-            yield from pq.ParquetFile(self.path).iter_batches(batch_size=BATCH_ROWS, columns=columns)
+            yield from iter_parquet(self.path, batch_size=BATCH_ROWS, columns=columns)
 
 
 def text_slices(table: pa.Table | pa.RecordBatch, max_bytes: int = SLICE_TEXT_BYTES) -> Iterator:

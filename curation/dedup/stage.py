@@ -43,7 +43,7 @@ from curation.dedup.signatures import TIMERS, SignatureMapper, cache_dir, prune_
 from curation.dedup.spill import BATCH_ROWS, DropSpill, RowCursor, drop_rows, text_slices
 from curation.document import validate_category
 from curation.embeddings import EmbedderSpec
-from curation.lake import Lake, PartitionWriter
+from curation.lake import Lake, PartitionWriter, iter_parquet
 from curation.lineage import find_texts, pairs_markdown, truncate
 from curation.sql import sql_string
 
@@ -106,11 +106,11 @@ class _Spill:
             if self.input is None:
                 return
             cols = None if columns is None else [*columns, _ROW]
-            yield from pq.ParquetFile(self.input_path).iter_batches(batch_size=BATCH_ROWS, columns=cols)
+            yield from iter_parquet(self.input_path, batch_size=BATCH_ROWS, columns=cols)
             return
         row = 0
         for path in self.source.paths:
-            for b in pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS, columns=columns):
+            for b in iter_parquet(path, batch_size=BATCH_ROWS, columns=columns):
                 yield b.append_column(_ROW, pa.array(np.arange(row, row + b.num_rows, dtype=np.int64)))
                 row += b.num_rows
 
@@ -531,7 +531,7 @@ def _survivor_keys(spill: _Spill, removed: np.ndarray) -> dict[int, tuple]:
 def _doc_ids(spill: _Spill, rows: list[int]) -> dict[int, str]:
     wanted = set(rows)
     out = {}
-    for b in pq.ParquetFile(spill.docs_path).iter_batches(batch_size=BATCH_ROWS, columns=[_ROW, "doc_id"]):
+    for b in iter_parquet(spill.docs_path, batch_size=BATCH_ROWS, columns=[_ROW, "doc_id"]):
         for r, d in zip(b.column(0).to_pylist(), b.column(1).to_pylist()):
             if r in wanted:
                 out[r] = d
@@ -551,7 +551,7 @@ def _write_kept(spill: _Spill, removed: np.ndarray, out: PartitionWriter, edits_
     texts sorted by row, read in step with the input)."""
     if spill.input_schema is None:
         return 0
-    edits = RowCursor(pq.ParquetFile(edits_path).iter_batches(batch_size=BATCH_ROWS) if edits_path else (), _ROW)
+    edits = RowCursor(iter_parquet(edits_path, batch_size=BATCH_ROWS) if edits_path else (), _ROW)
     kept = 0
     for batch in spill.input_batches():
         rows = batch.column(_ROW).to_numpy()

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from curation.compute import BatchMapper, Engine, ParquetFiles
 from curation.document import DOC_SCHEMA, Drop, drops_to_table, validate_category
 from curation.embeddings import EmbedderSpec, load_embedder
-from curation.lake import PartitionWriter
+from curation.lake import PartitionWriter, iter_parquet
 from curation.parts import PartStore
 from curation.scoring.config import ScoringConfig
 from curation.scoring.edu_regressor import MAX_SCORE, EduRegressor, Embedder
@@ -51,6 +51,7 @@ from curation.scoring.rules import Failure
 from curation.scoring.text_stats import TextStats
 
 STAGE = "scored"
+BATCH_ROWS = 2048  # pass 1's batches, as Lake.iter_batches cuts them: the models see the same batches on any engine
 QUALITY_LEVELS = ("high", "mid", "low")
 
 SCORE_FIELDS = [
@@ -205,7 +206,7 @@ def score_partition(
             ruled = ((0, b, _apply_rules(b, category, config, cat_cfg, expected, langid, tally_of(0))) for b in stream)
         elif engine is None:
             ruled = ((i, b, _apply_rules(b, category, config, cat_cfg, expected, langid, tally_of(i)))
-                     for i in todo for b in pq.ParquetFile(files.paths[i]).iter_batches(batch_size=2048,
+                     for i in todo for b in iter_parquet(files.paths[i], batch_size=BATCH_ROWS,
                                                                                        columns=files._columns))
         else:
             # the models go to the workers of a distributed engine; in this process they are loaded already
@@ -381,7 +382,9 @@ def _tally_kept(rows, tally: _Tally) -> None:
 def _write_with_loss_buckets(paths: list[Path], loss_edges, out: PartitionWriter) -> tuple[int, Counter]:
     """Pass 2: the category's perplexity terciles are known; label loss0/1/2 while copying to ``out``."""
     docs_out, loss_counts = 0, Counter()
-    for part in (b for path in paths for b in pq.ParquetFile(path).iter_batches(batch_size=4096)):
+    # a row group at a time, as pass 1 wrote it: batches cut across row groups (or pre-buffered) held two or
+    # three of them at once, and a row group of long documents (source files) runs to tens of MB
+    for part in (b for path in paths for b in iter_parquet(path, batch_size=BATCH_ROWS)):
         ppl = part.column("ppl").to_numpy(zero_copy_only=False).astype(np.float64)
         labels = loss_buckets(ppl, loss_edges)
         loss_counts.update(x for x in labels if x is not None)
@@ -567,7 +570,7 @@ class RulesMapper(BatchMapper):
 
 
 def _ruled_by_engine(files: ParquetFiles, todo: list[int], engine: Engine, category, config, cat_cfg, expected,
-                     tally_of: Callable[[int], _Tally], models: ModelFiles | None = None, batch_size: int = 2048):
+                     tally_of: Callable[[int], _Tally], models: ModelFiles | None = None, batch_size: int = BATCH_ROWS):
     """(file index, batch, (keep, rows, drops)) as ``_apply_rules`` gives them for the files ``todo``, computed
     by the engine; batches are cut at the same boundaries as ``Lake.iter_batches`` (per file, ``batch_size``
     rows), so the model scores that follow see the same batches as in-process. With ``models`` the engine's

@@ -51,6 +51,9 @@ class PartitionBusyError(TimeoutError):
     """Another run is writing the same stage partition and did not finish in time."""
 
 
+BATCH_ROWS = 2048  # rows per streamed batch (ComputeConfig.batch_size's default): what the stages' models see
+
+
 @dataclass(frozen=True)
 class Lake:
     home: Path
@@ -207,7 +210,7 @@ class Lake:
         return sorted(d.glob("*.parquet")) if d.is_dir() else []
 
     def iter_batches(
-        self, stage: str, category: str, batch_size: int = 2048, columns: list[str] | None = None
+        self, stage: str, category: str, batch_size: int = BATCH_ROWS, columns: list[str] | None = None
     ) -> Iterator[pa.RecordBatch]:
         """Stream a stage's documents for one category; memory is bounded by ``batch_size``."""
         for path in self.files(stage, category):

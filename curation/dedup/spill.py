@@ -15,9 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from curation.document import DROP_SCHEMA
-from curation.lake import iter_parquet
+from curation.lake import BATCH_ROWS, iter_parquet
 
-BATCH_ROWS = 2048  # rows per batch read back from a spill or the partition (ComputeConfig.batch_size's default)
 # Text per slice of such a batch: 2,048 source files of ~16 KB are 34 MB of text, several copies of which (Python
 # strings, the edited column, the parquet writer's pages) would otherwise be alive at once.
 SLICE_TEXT_BYTES = 8 << 20

@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 from curation.compute import BatchMapper, Engine, ParquetFiles
 from curation.document import DOC_SCHEMA, Drop, drops_to_table, validate_category
 from curation.embeddings import EmbedderSpec, load_embedder
-from curation.lake import PartitionWriter, iter_parquet
+from curation.lake import BATCH_ROWS, PartitionWriter, iter_parquet
 from curation.parts import PartStore
 from curation.scoring.config import ScoringConfig
 from curation.scoring.edu_regressor import MAX_SCORE, EduRegressor, Embedder
@@ -51,7 +51,6 @@ from curation.scoring.rules import Failure
 from curation.scoring.text_stats import TextStats
 
 STAGE = "scored"
-BATCH_ROWS = 2048  # pass 1's batches, as Lake.iter_batches cuts them: the models see the same batches on any engine
 QUALITY_LEVELS = ("high", "mid", "low")
 
 SCORE_FIELDS = [
@@ -382,8 +381,8 @@ def _tally_kept(rows, tally: _Tally) -> None:
 def _write_with_loss_buckets(paths: list[Path], loss_edges, out: PartitionWriter) -> tuple[int, Counter]:
     """Pass 2: the category's perplexity terciles are known; label loss0/1/2 while copying to ``out``."""
     docs_out, loss_counts = 0, Counter()
-    # a row group at a time, as pass 1 wrote it: batches cut across row groups (or pre-buffered) held two or
-    # three of them at once, and a row group of long documents (source files) runs to tens of MB
+    # batches no larger than pass 1's row groups (4,096 rows spanned two or three of them): a row group of long
+    # documents (source files) runs to tens of MB
     for part in (b for path in paths for b in iter_parquet(path, batch_size=BATCH_ROWS)):
         ppl = part.column("ppl").to_numpy(zero_copy_only=False).astype(np.float64)
         labels = loss_buckets(ppl, loss_edges)
